@@ -1,0 +1,131 @@
+"""The ASGI app: the documented endpoint, plus per-request fault and variation routes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from ._behaviour import Behaviour, apply, combine
+from ._faults import FAULTS, Fault
+from ._reply import GREETING, Answer, answers, completion, stream_chunks
+from ._request import MODELS, ChatRequest, RequestError, decode_json, validate
+from ._variations import VARIATIONS, Variation
+from ._wire import (
+    DONE,
+    SSE_MEDIA_TYPE,
+    encode_event,
+    error_body,
+    json_response,
+    openai_error,
+    paced,
+)
+
+MODEL_CREATED = 1764086400
+_CATALOGUES: dict[str, Mapping[str, Fault | Variation]] = {"fault": FAULTS, "variation": VARIATIONS}
+
+
+def create_app(*, fault: str | None = None, variation: str | None = None,
+               delay: float = 0.0) -> Starlette:
+    """The reference server; `fault` and `variation` apply to the plain `/v1/...` routes.
+
+    `/fault/{name}/v1/...` and `/variation/{name}/v1/...` select one per request.
+    Raises ValueError for an unknown fault or variation name.
+    """
+    server = _Server(combine(_named("fault", fault), _named("variation", variation)), delay)
+    routes = []
+    for prefix in ("", "/fault/{fault}", "/variation/{variation}"):
+        routes += [Route(f"{prefix}/v1/chat/completions", server.completions, methods=["POST"]),
+                   Route(f"{prefix}/v1/models", server.models, methods=["GET"])]
+    handlers = {HTTPException: _http_error, Exception: _http_error}
+    return Starlette(routes=routes, exception_handlers=handlers)
+
+
+def _named(kind: str, name: str | None) -> Behaviour:
+    catalogue = _CATALOGUES[kind]
+    if name is None:
+        return Behaviour()
+    if name not in catalogue:
+        raise ValueError(f"unknown {kind} {name!r}; choose from: {', '.join(catalogue)}")
+    return catalogue[name].behaviour
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing errors (404, 405) and unexpected failures, as JSON errors."""
+    if isinstance(exc, HTTPException):
+        return json_response(error_body(exc.detail, status=exc.status_code), exc.status_code)
+    return json_response(error_body("Internal server error.", status=500), 500)
+
+
+class _Server:
+    def __init__(self, default: Behaviour, delay: float) -> None:
+        self.default = default
+        self.delay = delay
+
+    def behaviour(self, params: Mapping[str, str]) -> Behaviour:
+        """The behaviour a route selects: a fault, a variation, or the app's default."""
+        for kind, catalogue in _CATALOGUES.items():
+            if kind in params:
+                if params[kind] not in catalogue:
+                    raise RequestError(f"Unknown {kind} '{params[kind]}'.", param=kind,
+                                       code=f"unknown_{kind}", status=404)
+                return catalogue[params[kind]].behaviour
+        return self.default
+
+    async def models(self, request: Request) -> Response:
+        try:
+            self.behaviour(request.path_params)
+        except RequestError as error:
+            return openai_error(error)
+        data = [{"id": model, "object": "model", "created": MODEL_CREATED,
+                 "owned_by": "alphaedge"} for model in MODELS]
+        return json_response({"object": "list", "data": data})
+
+    async def completions(self, request: Request) -> Response:
+        try:
+            behaviour = self.behaviour(request.path_params)
+        except RequestError as error:
+            return openai_error(error)
+        try:
+            chat = _admit(await request.body(), behaviour)
+        except RequestError as error:
+            return (behaviour.render_error or openai_error)(error)
+        if not chat.stream:
+            return json_response(completion(chat, _replies(chat, behaviour)))
+        return self.stream(chat, behaviour)
+
+    def stream(self, chat: ChatRequest, behaviour: Behaviour) -> Response:
+        body = paced(_events(chat, behaviour),
+                     self.delay if behaviour.delay is None else behaviour.delay)
+        for hook in behaviour.body:
+            body = hook(body)
+        headers = {"Cache-Control": "no-cache", **dict(behaviour.headers)}
+        return StreamingResponse(body, headers=headers,
+                                 media_type=behaviour.media_type or SSE_MEDIA_TYPE)
+
+
+def _admit(raw: bytes, behaviour: Behaviour) -> ChatRequest:
+    """Decode, prepare and validate a request body, as `behaviour` says."""
+    body = (behaviour.decode or decode_json)(raw)
+    for prepare in behaviour.prepare:
+        body = prepare(body)
+    chat = validate(body)
+    for admit in behaviour.admit:
+        admit(chat)
+    return chat
+
+
+def _replies(chat: ChatRequest, behaviour: Behaviour) -> list[Answer]:
+    return answers(chat, behaviour.greeting or GREETING)
+
+
+def _events(chat: ChatRequest, behaviour: Behaviour) -> list[bytes]:
+    """The bytes of every event of one streamed completion, `[DONE]` included."""
+    chunks = apply(behaviour.chunks, stream_chunks(chat, _replies(chat, behaviour)))
+    payloads = apply(behaviour.payloads, [*map(orjson.dumps, chunks), DONE])
+    return apply(behaviour.events, [encode_event(payload) for payload in payloads])

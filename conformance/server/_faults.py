@@ -1,0 +1,250 @@
+"""The catalogue of faults: each breaks exactly one rule of the suite, named by its id."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.responses import HTMLResponse, Response
+
+from ._behaviour import Behaviour, BodyHook, each_choice, rewrite
+from ._reply import Chunk, new_completion_id
+from ._request import DEFAULT_MODEL, MODELS, ChatRequest, RequestError, decode_json
+from ._wire import DONE, openai_error
+
+HELLO = {"role": "user", "content": "Hello!"}
+STALL_SECONDS = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A named deliberate deviation that the rule `rule_id` must catch."""
+
+    name: str
+    rule_id: str
+    description: str
+    behaviour: Behaviour = field(default=Behaviour(), repr=False, compare=False)
+
+
+class DeliberateReset(RuntimeError):
+    """Raised inside the body so that the server drops the connection mid-response."""
+
+
+# --- request stage -------------------------------------------------------------------
+
+def _lenient_decode(raw: bytes) -> object:
+    try:
+        return decode_json(raw)
+    except RequestError:
+        return {"messages": [HELLO]}
+
+
+def _default_messages(body: object) -> object:
+    if isinstance(body, dict) and "messages" not in body:
+        return {**body, "messages": [HELLO]}
+    return body
+
+
+def _coerce(body: object) -> object:
+    if not isinstance(body, dict):
+        return body
+    fixed = dict(body)
+    if "messages" in fixed and not isinstance(fixed["messages"], list):
+        fixed["messages"] = [{"role": "user", "content": str(fixed["messages"])}]
+    if "model" in fixed and not isinstance(fixed["model"], str):
+        fixed["model"] = DEFAULT_MODEL
+    if "stream" in fixed and not isinstance(fixed["stream"], bool):
+        fixed["stream"] = bool(fixed["stream"])
+    return fixed
+
+
+def _require_model(body: object) -> object:
+    if isinstance(body, dict) and "model" not in body:
+        raise RequestError("model is required", param="model", code="missing_required_parameter")
+    return body
+
+
+def _no_default_stream(body: object) -> object:
+    if isinstance(body, dict) and "stream" not in body:
+        return {**body, "stream": False}
+    return body
+
+
+def _refuse_streams(request: ChatRequest) -> None:
+    if request.stream:
+        message = "The server had an error while processing your request."
+        raise RequestError(message, code="server_error", status=500)
+
+
+def _server_error(error: RequestError) -> Response:
+    return openai_error(RequestError(error.message, code="server_error", status=500))
+
+
+def _html_error(error: RequestError) -> Response:
+    page = f"<html><body><h1>Bad Request</h1><p>{html.escape(error.message)}</p></body></html>"
+    return HTMLResponse(page, error.status)
+
+
+# --- chunk stage ---------------------------------------------------------------------
+
+def _delta(edit: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
+    return lambda choice: {**choice, "delta": edit(choice["delta"])}
+
+
+def _keyed(key: str, make: Callable[[Any], Any]) -> Callable[[dict[str, Any]], Any]:
+    return lambda item: {**item, key: make(item[key])}
+
+
+def _id_changes(chunks: list[Chunk]) -> list[Chunk]:
+    other = new_completion_id()
+    return rewrite("id", lambda _, __: other, start=2)(chunks)
+
+
+def _other_model(model: str) -> str:
+    return MODELS[1] if model == MODELS[0] else MODELS[0]
+
+
+def _content_after_finish(chunks: list[Chunk]) -> list[Chunk]:
+    end = next(i for i, c in enumerate(chunks) if any(ch["finish_reason"] for ch in c["choices"]))
+    index = chunks[end]["choices"][0]["index"]
+    late = {"index": index, "delta": {"content": " Again."}, "finish_reason": None}
+    return [*chunks[:end + 1], {**chunks[end], "choices": [late]}, *chunks[end + 1:]]
+
+
+# --- payload, event and body stages ----------------------------------------------------
+
+def _invalid_utf8(payloads: list[bytes]) -> list[bytes]:
+    """Put the bytes FF FE at the start of the first content (or arguments) string."""
+    for i, payload in enumerate(payloads[1:], start=1):
+        for key in (b'"content":"', b'"arguments":"'):
+            if key in payload:
+                return [*payloads[:i], payload.replace(key, key + b"\xff\xfe", 1),
+                        *payloads[i + 1:]]
+    return payloads
+
+
+def _after_two_events(action: Callable[[], Awaitable[None]]) -> BodyHook:
+    async def hook(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        sent = 0
+        async for event in body:
+            yield event
+            sent += 1
+            if sent == 2:
+                await action()
+    return hook
+
+
+async def _drop() -> None:
+    raise DeliberateReset("fault reset-mid-stream: dropping the connection after two events")
+
+
+async def _stall() -> None:
+    await asyncio.sleep(STALL_SECONDS)
+
+
+# --- the catalogue ---------------------------------------------------------------------
+
+_B = Behaviour
+_CATALOGUE = (
+    Fault("wrong-status", "http.status_ok",
+          "A valid streaming request is answered 500 with a JSON error body.",
+          _B(admit=(_refuse_streams,))),
+    Fault("json-content-type", "http.content_type",
+          "The SSE stream is sent with Content-Type application/json.",
+          _B(media_type="application/json")),
+    Fault("invalid-utf8", "sse.utf8",
+          "One content event carries the raw bytes FF FE inside a JSON string.",
+          _B(payloads=(_invalid_utf8,))),
+    Fault("non-json-data", "sse.data_json",
+          "An extra event `data: hello world` is sent mid-stream.",
+          _B(payloads=(lambda ps: [*ps[:2], b"hello world", *ps[2:]],))),
+    Fault("unterminated-last-event", "sse.event_terminated",
+          "The body ends with `data: [DONE]` and no blank line.",
+          _B(events=(lambda es: [*es[:-1], es[-1].rstrip(b"\n")],))),
+    Fault("missing-done", "sse.done_present",
+          "No `data: [DONE]` event: the stream ends after the finish chunk.",
+          _B(payloads=(lambda ps: [p for p in ps if p != DONE],))),
+    Fault("data-after-done", "sse.nothing_after_done",
+          "One more chunk event follows `data: [DONE]`.",
+          _B(payloads=(lambda ps: [*ps, ps[-2]],))),
+    Fault("empty-id", "chunk.id", "Every chunk has the id \"\".",
+          _B(chunks=(rewrite("id", lambda _, __: ""),))),
+    Fault("wrong-object", "chunk.object", "Every chunk has object \"chat.completion\".",
+          _B(chunks=(rewrite("object", lambda _, __: "chat.completion"),))),
+    Fault("created-string", "chunk.created", "created is sent as a string of digits.",
+          _B(chunks=(rewrite("created", lambda value, _: str(value)),))),
+    Fault("empty-model", "chunk.model", "Every chunk has the model \"\".",
+          _B(chunks=(rewrite("model", lambda _, __: ""),))),
+    Fault("choices-object", "chunk.choices",
+          "The second chunk's choices is an object keyed by index, not an array.",
+          _B(chunks=(rewrite("choices", lambda cs, _: {str(c["index"]): c for c in cs}, 1, 2),))),
+    Fault("index-string", "choice.index", "Every choice index is a string (\"0\").",
+          _B(chunks=(each_choice(_keyed("index", str)),))),
+    Fault("delta-string", "choice.delta", "The second chunk's delta is a string.",
+          _B(chunks=(each_choice(_delta(lambda d: str(d.get("content") or "Hello")), 1, 2),))),
+    Fault("content-number", "delta.content", "The second chunk's content is the number 42.",
+          _B(chunks=(each_choice(_delta(lambda d: {**d, "content": 42}), 1, 2),))),
+    Fault("role-user", "delta.role", "The opening delta has role \"user\".",
+          _B(chunks=(each_choice(_delta(lambda d: {**d, "role": "user"} if "role" in d else d)),))),
+    Fault("finish-reason-number", "choice.finish_reason",
+          "The final chunk's finish_reason is the number 1.",
+          _B(chunks=(each_choice(_keyed("finish_reason", lambda f: 1 if f else f)),))),
+    Fault("id-changes", "stream.id_consistent", "The id changes from the third chunk on.",
+          _B(chunks=(_id_changes,))),
+    Fault("reused-id", "stream.id_unique",
+          "Every completion has the same id, chatcmpl-fixed.",
+          _B(chunks=(rewrite("id", lambda _, __: "chatcmpl-fixed"),))),
+    Fault("no-choice-delta", "stream.has_delta", "Every chunk has `choices: []`.",
+          _B(chunks=(rewrite("choices", lambda _, __: []),))),
+    Fault("index-gap", "stream.choice_indexes",
+          "Choice indexes start at 1: a single-choice reply is sent with index 1.",
+          _B(chunks=(each_choice(_keyed("index", lambda i: i + 1)),))),
+    Fault("content-after-finish", "stream.after_finish",
+          "One content chunk follows the chunk carrying finish_reason.",
+          _B(chunks=(_content_after_finish,))),
+    Fault("created-drift", "stream.created_consistent", "created grows by 1 on each chunk.",
+          _B(chunks=(rewrite("created", lambda value, i: value + i),))),
+    Fault("model-drift", "stream.model_consistent",
+          "The model changes to another name from the third chunk on.",
+          _B(chunks=(rewrite("model", lambda model, _: _other_model(model), start=2),))),
+    Fault("no-finish-reason", "stream.finish_reason_present",
+          "finish_reason is null on every chunk.",
+          _B(chunks=(each_choice(_keyed("finish_reason", lambda _: None)),))),
+    Fault("created-milliseconds", "stream.created_recent",
+          "created is a Unix time in milliseconds.",
+          _B(chunks=(rewrite("created", lambda value, _: value * 1000),))),
+    Fault("accept-malformed-json", "request.malformed_json",
+          "A body that is not JSON gets a normal stream, as if it asked `Hello!`.",
+          _B(decode=_lenient_decode)),
+    Fault("accept-missing-messages", "request.missing_messages",
+          "A request without messages gets a normal stream, as if it asked `Hello!`.",
+          _B(prepare=(_default_messages,))),
+    Fault("coerce-types", "request.invalid_types",
+          "Non-array messages, a non-string model or a non-boolean stream are coerced "
+          "(one user message, the default model, bool(stream)) and answered 200.",
+          _B(prepare=(_coerce,))),
+    Fault("server-error-on-bad-request", "request.no_5xx",
+          "Every invalid request is answered 500 with a JSON error.",
+          _B(render_error=_server_error)),
+    Fault("html-error-body", "error.json_body",
+          "Invalid requests are answered with an HTML page (Content-Type text/html).",
+          _B(render_error=_html_error)),
+    Fault("require-model", "request.default_model",
+          "A request without `model` gets 400 \"model is required\".",
+          _B(prepare=(_require_model,))),
+    Fault("require-stream", "request.default_stream",
+          "A request without `stream` gets a non-streaming chat.completion JSON.",
+          _B(prepare=(_no_default_stream,))),
+    Fault("reset-mid-stream", "transport.complete",
+          "After two events the connection is dropped (no terminating chunk).",
+          _B(body=(_after_two_events(_drop),))),
+    Fault("stall-mid-stream", "transport.within_limits",
+          "After two events the server sends nothing more for an hour.",
+          _B(body=(_after_two_events(_stall),))),
+)
+
+FAULTS: dict[str, Fault] = {fault.name: fault for fault in _CATALOGUE}
+"""Every fault by name."""
