@@ -1,0 +1,55 @@
+"""Rules on the HTTP status and headers of a streamed response."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from conformance._model import Exchange, Level
+from conformance._registry import RFC9110, SEED, WHATWG, Problem, rule
+
+EVENT_STREAM = "text/event-stream"
+
+
+@rule(
+    "http.status_ok",
+    level=Level.MUST,
+    title="A valid streaming request is answered 200 OK",
+    source=SEED,
+    sentence="Set stream=true to receive responses as they are generated.",
+    scope="response",
+)
+def status_ok(exchange: Exchange) -> Iterator[Problem]:
+    if exchange.status != 200:
+        yield Problem(
+            f"a valid streaming request was answered {exchange.status} {exchange.reason}".strip(),
+            expected="200",
+            received=str(exchange.status),
+        )
+
+
+@rule(
+    "http.content_type",
+    level=Level.MUST,
+    title="The stream is served as text/event-stream",
+    source=f"{WHATWG}; {RFC9110} 8.3",
+    sentence=(
+        "This event stream format's MIME type is text/event-stream. "
+        "(Parameters such as charset are allowed after the media type.)"
+    ),
+    scope="response",
+)
+def content_type(exchange: Exchange) -> Iterator[Problem]:
+    value = exchange.header("content-type")
+    if media_type(value) != EVENT_STREAM:
+        yield Problem(
+            "the streaming response does not declare Content-Type text/event-stream",
+            expected=EVENT_STREAM,
+            received=value if value is not None else "no Content-Type header",
+        )
+
+
+def media_type(value: str | None) -> str:
+    """The lower-cased media type of a Content-Type value, without parameters."""
+    if not value:
+        return ""
+    return value.split(";", 1)[0].strip().lower()

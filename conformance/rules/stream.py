@@ -1,0 +1,230 @@
+"""Rules across the chunks of one completion, and across completions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from conformance._model import Event, Level
+from conformance._registry import SEED, Problem, rule
+from conformance._state import StreamState
+
+RECENT_SECONDS = 600
+"""How far `created` may be from the client's clock (clock skew plus queueing)."""
+
+
+def _same_as_first(event: Event, chunk: dict[str, Any], key: str, first: Any) -> Problem | None:
+    value = chunk.get(key)
+    if value == first:
+        return None
+    return Problem(
+        f"`{key}` changed within one completion",
+        expected=repr(first),
+        received=repr(value),
+        json_path=f"$.{key}",
+        event_index=event.index,
+        offset=event.offset,
+    )
+
+
+@rule(
+    "stream.id_consistent",
+    level=Level.MUST,
+    title="Every chunk of a completion carries the same id",
+    source=SEED,
+    sentence="id: A unique identifier for the completion.",
+    scope="chunk",
+)
+def id_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
+    if state.chunks == 0:
+        return None
+    return _same_as_first(event, chunk, "id", state.first_id)
+
+
+@rule(
+    "stream.created_consistent",
+    level=Level.SHOULD,
+    title="Every chunk carries the same created timestamp",
+    source=SEED,
+    sentence="created: The Unix timestamp of when the completion was created.",
+    scope="chunk",
+)
+def created_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
+    if state.chunks == 0:
+        return None
+    return _same_as_first(event, chunk, "created", state.first_created)
+
+
+@rule(
+    "stream.model_consistent",
+    level=Level.SHOULD,
+    title="Every chunk names the same model",
+    source=SEED,
+    sentence="model: The model used for the completion.",
+    scope="chunk",
+)
+def model_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
+    if state.chunks == 0:
+        return None
+    return _same_as_first(event, chunk, "model", state.first_model)
+
+
+def _indexes(chunk: dict[str, Any]) -> list[int]:
+    choices = chunk.get("choices")
+    if type(choices) is not list:
+        return []
+    return [c["index"] for c in choices if type(c) is dict and type(c.get("index")) is int]
+
+
+@rule(
+    "stream.after_finish",
+    level=Level.MUST,
+    title="Nothing arrives for a choice after its finish_reason",
+    source=SEED,
+    sentence='"finish_reason": null (a choice is open until its finish_reason is set)',
+    scope="chunk",
+)
+def after_finish(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
+    for index in _indexes(chunk):
+        choice = state.choices.get(index)
+        if choice is not None and choice.finished_at is not None:
+            return Problem(
+                f"choice {index} received a delta after it finished",
+                expected=f"no chunk for choice {index} after event #{choice.finished_at}",
+                received=f"a delta for choice {index}",
+                json_path="$.choices",
+                event_index=event.index,
+                offset=event.offset,
+            )
+    return None
+
+
+@rule(
+    "stream.choice_indexes",
+    level=Level.MUST,
+    title="Choice indexes are 0..n-1, each once per chunk",
+    source=SEED,
+    sentence='"index": 0 (choices are numbered from 0, one index per requested choice)',
+    scope="chunk",
+)
+def choice_indexes(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
+    indexes = _indexes(chunk)
+    limit = state.requested_n
+    bad = [i for i in indexes if i < 0 or (limit is not None and i >= limit)]
+    if not bad and len(set(indexes)) == len(indexes):
+        return None
+    return Problem(
+        "a chunk carries a choice index outside 0..n-1 or the same index twice",
+        expected=f"distinct indexes in 0..{(limit or 1) - 1}" if limit else "distinct indexes >= 0",
+        received=repr(indexes),
+        json_path="$.choices",
+        event_index=event.index,
+        offset=event.offset,
+    )
+
+
+@rule(
+    "stream.has_delta",
+    level=Level.MUST,
+    title="A completion carries at least one choice delta",
+    source=SEED,
+    sentence="choices: The list of completion choices.",
+    scope="end",
+)
+def has_delta(state: StreamState) -> Iterator[Problem]:
+    if state.chunks and not state.choices:
+        yield Problem(
+            "no chunk of the completion carries a choice",
+            expected="at least one chunk with a choice delta",
+            received=f"{state.chunks} chunks, none with a choice",
+        )
+
+
+@rule(
+    "stream.choices_complete",
+    level=Level.MUST,
+    title="Every choice 0..n-1 of a completion is delivered",
+    source=SEED,
+    sentence='"index": 0 (choices are numbered from 0, one index per requested choice)',
+    scope="end",
+)
+def choices_complete(state: StreamState) -> Iterator[Problem]:
+    if not state.choices:
+        return
+    count = state.requested_n or max(state.choices) + 1
+    missing = [i for i in range(count) if i not in state.choices]
+    if missing:
+        yield Problem(
+            f"choice index(es) {missing} never appear in the completion",
+            expected=f"choices 0..{count - 1}",
+            received=f"indexes {sorted(state.choices)}",
+            json_path="$.choices[*].index",
+        )
+
+
+@rule(
+    "stream.finish_reason_present",
+    level=Level.SHOULD,
+    title="Each choice ends with a finish_reason",
+    source=SEED,
+    sentence='"finish_reason": null (set to the reason when the choice ends)',
+    scope="end",
+)
+def finish_reason_present(state: StreamState) -> Iterator[Problem]:
+    open_choices = [c for c in state.choices.values() if c.finished_at is None]
+    for choice in open_choices:
+        yield Problem(
+            f"choice {choice.index} never received a finish_reason",
+            expected="a non-null finish_reason on the last chunk of the choice",
+            received=f"finish_reason null through event #{choice.last_event}",
+            json_path=f"$.choices[{choice.index}].finish_reason",
+            event_index=choice.last_event,
+        )
+
+
+@rule(
+    "stream.created_recent",
+    level=Level.SHOULD,
+    title="created is a Unix time in seconds, near the current time",
+    source=SEED,
+    sentence="created: The Unix timestamp of when the completion was created.",
+    scope="end",
+    live_only=True,
+)
+def created_recent(state: StreamState) -> Iterator[Problem]:
+    created = state.first_created
+    now = state.started_at if state.started_at is not None else time.time()
+    if type(created) is not int or abs(created - now) <= RECENT_SECONDS:
+        return
+    unit = " (looks like milliseconds)" if created > now * 100 else ""
+    yield Problem(
+        f"created is {created - int(now):+d} s from the client's clock{unit}",
+        expected=f"within {RECENT_SECONDS} s of {int(now)}",
+        received=str(created),
+        json_path="$.created",
+        event_index=state.first_chunk_event,
+    )
+
+
+@rule(
+    "stream.id_unique",
+    level=Level.MUST,
+    title="Two completions never share an id",
+    source=SEED,
+    sentence="id: A unique identifier for the completion.",
+    scope="session",
+    live_only=True,
+)
+def id_unique(ids: Iterable[str]) -> Iterator[Problem]:
+    seen: dict[str, int] = {}
+    for number, completion_id in enumerate(ids):
+        if completion_id in seen:
+            yield Problem(
+                f"completions #{seen[completion_id]} and #{number} share one id",
+                expected="a distinct id per completion",
+                received=repr(completion_id),
+                json_path="$.id",
+            )
+        else:
+            seen[completion_id] = number

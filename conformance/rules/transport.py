@@ -1,0 +1,29 @@
+"""Rules on reading the response at all: completeness and the client's limits."""
+
+from __future__ import annotations
+
+from conformance._model import Level
+from conformance._registry import RFC9110, SUITE, declare
+
+declare(
+    "transport.complete",
+    level=Level.MUST,
+    title="The response is delivered completely",
+    source=f"{RFC9110} 6.1; RFC 9112 7.1",
+    sentence=(
+        "A message is complete when all of the octets indicated by its framing are available "
+        "(a chunked body ends with a zero-length last chunk)."
+    ),
+    scope="transport",
+)
+declare(
+    "transport.within_limits",
+    level=Level.MUST,
+    title="The stream stays within the client's limits",
+    source=SUITE,
+    sentence=(
+        "A stream that stalls past the idle timeout, outlives the deadline, or exceeds the "
+        "event, byte or line limits cannot be certified."
+    ),
+    scope="transport",
+)

@@ -1,0 +1,254 @@
+"""Every rule has a stream (or answer) that passes it and one that fails it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from conformance._check import StreamResult
+from conformance._model import Exchange, Level, Limits
+from conformance._registry import REGISTRY
+from tests.streams import (
+    check,
+    chunk,
+    completion,
+    good_body,
+    mutated,
+    ok_exchange,
+    sse,
+)
+
+
+def _set(path: str, value: Any, at: int = 1) -> Callable[[list[dict[str, Any]]], None]:
+    """A change that sets `path` (dotted, `choices.0.delta.role`) on chunk number `at`."""
+
+    def change(chunks: list[dict[str, Any]]) -> None:
+        target: Any = chunks[at]
+        keys = path.split(".")
+        for key in keys[:-1]:
+            target = target[int(key) if key.isdigit() else key]
+        last = keys[-1]
+        if value is _DELETE:
+            del target[last]
+        else:
+            target[last] = value
+
+    return change
+
+
+_DELETE = object()
+
+
+def _stream(change: Callable[[list[dict[str, Any]]], None], **kw: Any) -> Callable[[], Any]:
+    return lambda: check(sse(mutated(change)), **kw)
+
+
+def _all(key: str, value: Any) -> Callable[[list[dict[str, Any]]], None]:
+    def change(chunks: list[dict[str, Any]]) -> None:
+        for c in chunks:
+            c[key] = value
+
+    return change
+
+
+def _each(key: str, values: list[Any]) -> Callable[[list[dict[str, Any]]], None]:
+    def change(chunks: list[dict[str, Any]]) -> None:
+        for c, v in zip(chunks, values, strict=False):
+            c[key] = v
+
+    return change
+
+
+def _content_after_finish(chunks: list[dict[str, Any]]) -> None:
+    chunks.append(chunk("late"))
+
+
+def _rejection(rule_id: str, status: int, body: bytes = b'{"error": {"message": "x"}}',
+               content_type: str = "application/json") -> Callable[[], Any]:
+    def run() -> list[Any]:
+        rule = REGISTRY[rule_id]
+        assert rule.check is not None
+        return list(rule.check(Exchange(status=status, response_headers=[
+            ("content-type", content_type)]), body))
+
+    return run
+
+
+def _stopped(rule_id: str, reason: str) -> Callable[[], StreamResult]:
+    def run() -> StreamResult:
+        from conformance._check import StreamChecker
+
+        checker = StreamChecker()
+        checker.check_response(ok_exchange())
+        checker.feed(sse(completion(), done=False))
+        checker.stop(reason, rule_id)
+        return checker.finish()
+
+    return run
+
+
+NOW = int(time.time())
+
+# rule id -> a stream or answer that breaks exactly that rule
+FAILING: dict[str, Callable[[], Any]] = {
+    "http.status_ok": lambda: check(b"", exchange=ok_exchange(status=500)),
+    "http.content_type": lambda: check(good_body(), exchange=ok_exchange("application/json")),
+    "sse.utf8": lambda: check(good_body().replace(b"Hel", b"H\xffl")),
+    "sse.data_json": lambda: check(sse([*completion()[:2], "hello world", *completion()[2:]])),
+    "stream.error_event": lambda: check(sse([*completion()[:2], {"error": {
+        "message": "upstream overloaded", "type": "server_error"}}])),
+    "sse.event_terminated": lambda: check(good_body()[:-2]),
+    "sse.done_present": lambda: check(sse(completion(), done=False)),
+    "sse.nothing_after_done": lambda: check(good_body() + sse([chunk("x")], done=False)),
+    "chunk.id": _stream(_all("id", "")),
+    "chunk.object": _stream(_all("object", "chat.completion")),
+    "chunk.created": _stream(_all("created", "1764000000")),
+    "chunk.model": _stream(_all("model", "")),
+    "chunk.choices": _stream(_set("choices", {"0": {}})),
+    "choice.index": _stream(_set("choices.0.index", "0")),
+    "choice.delta": _stream(_set("choices.0.delta", "Hel")),
+    "choice.finish_reason": _stream(_set("choices.0.finish_reason", 1, at=-1)),
+    "delta.content": _stream(_set("choices.0.delta.content", 42)),
+    "delta.role": _stream(_set("choices.0.delta.role", "user", at=0)),
+    "stream.id_consistent": _stream(_set("id", "chatcmpl-other", at=2)),
+    "stream.created_consistent": _stream(_each("created", [1, 2, 3, 4, 5])),
+    "stream.model_consistent": _stream(_set("model", "alphaedge-small-3-2512", at=3)),
+    "stream.after_finish": _stream(_content_after_finish),
+    "stream.choice_indexes": _stream(_set("choices", [
+        {"index": 0, "delta": {"content": "a"}}, {"index": 0, "delta": {"content": "b"}}])),
+    "stream.choices_complete": lambda: check(sse(completion()), n=2),
+    "stream.has_delta": lambda: check(sse([{**chunk(), "choices": []}] * 3)),
+    "stream.finish_reason_present": lambda: check(sse(completion()[:-1])),
+    "stream.created_recent": lambda: check(sse(completion(created=NOW * 1000)), live=True,
+                                           started_at=NOW),
+    "stream.id_unique": lambda: list(REGISTRY["stream.id_unique"].check(["a", "b", "a"])),
+    "request.malformed_json": _rejection("request.malformed_json", 200),
+    "request.missing_messages": _rejection("request.missing_messages", 201),
+    "request.invalid_types": _rejection("request.invalid_types", 200),
+    "request.no_5xx": _rejection("request.no_5xx", 500),
+    "error.json_body": _rejection("error.json_body", 400, b"<html>bad</html>", "text/html"),
+    "request.default_model": lambda: _with_http_rule("request.default_model", 400),
+    "request.default_stream": lambda: _with_http_rule("request.default_stream", 200,
+                                                      "application/json"),
+    "transport.complete": _stopped("transport.complete", "connection reset by peer"),
+    "transport.within_limits": lambda: check(good_body(), limits=Limits(max_events=2)),
+}
+
+PASSING: dict[str, Callable[[], Any]] = {
+    "stream.id_unique": lambda: list(REGISTRY["stream.id_unique"].check(["a", "b", "c"])),
+    "request.malformed_json": _rejection("request.malformed_json", 400),
+    "request.missing_messages": _rejection("request.missing_messages", 422),
+    "request.invalid_types": _rejection("request.invalid_types", 400),
+    "request.no_5xx": _rejection("request.no_5xx", 404),
+    "error.json_body": _rejection("error.json_body", 422, b'{"detail": [{"msg": "x"}]}'),
+    "request.default_model": lambda: _with_http_rule("request.default_model", 200),
+    "request.default_stream": lambda: _with_http_rule("request.default_stream", 200),
+}
+
+
+def _with_http_rule(rule_id: str, status: int,
+                    content_type: str = "text/event-stream") -> StreamResult:
+    from conformance._check import StreamChecker
+
+    checker = StreamChecker()
+    from tests.streams import ok_exchange as head
+
+    if checker.check_response(head(content_type, status), http_rule=rule_id):
+        checker.feed(good_body())
+    return checker.finish()
+
+
+def _fired(outcome: Any) -> set[str]:
+    if isinstance(outcome, StreamResult):
+        return set(outcome.counts)
+    return {"fired"} if outcome else set()
+
+
+def test_every_rule_has_a_failing_example() -> None:
+    assert set(FAILING) == {r.id for r in REGISTRY}
+
+
+@pytest.mark.parametrize("rule_id", sorted(FAILING))
+def test_rule_fires_alone_on_its_failing_example(rule_id: str) -> None:
+    fired = _fired(FAILING[rule_id]())
+    if fired == {"fired"}:
+        return
+    assert fired == {rule_id}
+
+
+@pytest.mark.parametrize("rule_id", sorted(PASSING))
+def test_rule_passes_its_passing_example(rule_id: str) -> None:
+    assert _fired(PASSING[rule_id]()) == set()
+
+
+def test_conformant_stream_passes_every_stream_rule() -> None:
+    result = check(sse(completion(created=NOW)), live=True, started_at=time.time() - 1, n=1)
+    assert result.violations == []
+    assert result.texts == {0: "Hello!"}
+    stream_rules = {r.id for r in REGISTRY if r.scope in ("response", "framing", "schema",
+                                                          "chunk", "end")}
+    assert stream_rules <= result.applied
+
+
+def test_violation_is_located() -> None:
+    result = check(sse(mutated(_set("choices.0.delta.content", 42, at=2))))
+    (violation,) = result.violations
+    assert violation.rule_id == "delta.content"
+    assert violation.level is Level.MUST
+    assert violation.event_index == 2
+    assert violation.json_path == "$.choices[0].delta.content"
+    assert violation.offset == sse(completion()[:2], done=False).__len__()
+    assert '"content":42' in violation.event_excerpt
+    assert violation.expected and violation.received
+
+
+def test_all_violations_of_a_stream_are_reported_together() -> None:
+    chunks = mutated(_set("id", "", at=1))
+    chunks[2]["object"] = "chat.completion"
+    result = check(sse(chunks, done=False))
+    assert {"chunk.id", "chunk.object", "sse.done_present", "stream.id_consistent"} <= set(
+        result.counts)
+
+
+def test_repeated_violations_are_counted_not_all_kept() -> None:
+    body = sse([chunk("x", cid=f"id-{i}") for i in range(100)] + [chunk(finish="stop")])
+    result = check(body)
+    assert result.counts["stream.id_consistent"] == 100
+    assert len([v for v in result.violations if v.rule_id == "stream.id_consistent"]) == 20
+
+
+def test_should_level_rules_are_should() -> None:
+    should = {r.id for r in REGISTRY if r.level is Level.SHOULD}
+    assert should == {"stream.created_consistent", "stream.model_consistent",
+                      "stream.finish_reason_present", "stream.created_recent",
+                      "request.invalid_types", "request.default_model",
+                      "request.default_stream"}
+
+
+def test_index_beyond_requested_n_is_caught_live() -> None:
+    result = check(sse(completion(index=1)), n=1)
+    assert {"stream.choice_indexes", "stream.choices_complete"} == set(result.counts)
+
+
+def test_live_only_rules_are_not_applied_offline() -> None:
+    result = check(sse(completion(created=NOW * 1000)), live=False)
+    assert "stream.created_recent" not in result.applied
+    assert result.violations == []
+
+
+def test_duplicate_rule_id_is_an_error() -> None:
+    from conformance._registry import DuplicateRuleError, declare
+
+    with pytest.raises(DuplicateRuleError):
+        declare("sse.utf8", level=Level.MUST, title="t", source="s", sentence="s",
+                scope="framing")
+
+
+def test_every_rule_cites_its_sentence() -> None:
+    for rule in REGISTRY:
+        assert rule.sentence and rule.source and rule.title, rule.id
+        assert rule.check is not None or rule.scope in ("schema", "framing", "transport",
+                                                        "case"), rule.id
