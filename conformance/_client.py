@@ -1,0 +1,242 @@
+"""The live client: sends a request with httpx and checks the stream as its bytes arrive.
+
+This is the only module of the package that imports httpx. It decodes content codings
+itself, with bounded output, so a compression bomb cannot inflate past the byte limit.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from conformance import __version__
+from conformance._check import StreamChecker, StreamResult
+from conformance._curl import curl_command
+from conformance._model import Exchange, Limits
+
+DEFAULT_MODEL = "alphaedge-large-3-2512"
+READ_SIZE = 64 * 1024
+ERROR_BODY_LIMIT = 1024 * 1024
+MAX_TIMES = 100_000
+"""Event arrival times kept per stream (enough for the timing chart and percentiles)."""
+
+
+class TargetUnreachable(Exception):
+    """No HTTP answer could be had at all: not a verdict on conformance."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where and how to send requests."""
+
+    base_url: str
+    model: str = DEFAULT_MODEL
+    api_key: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    verify: bool | str = True
+    limits: Limits = field(default_factory=Limits)
+    profile: str = "alphaedge"
+
+    @property
+    def endpoint(self) -> str:
+        """The chat-completions URL under the base URL."""
+        return f"{self.base_url.rstrip('/')}/chat/completions"
+
+    def secrets(self) -> list[str]:
+        """Every value that must never be written anywhere."""
+        return [v for v in [self.api_key, *(value for _, value in self.headers)] if v]
+
+
+@dataclass(slots=True)
+class Timing:
+    """When the bytes and events of one stream arrived (seconds since the request)."""
+
+    first_byte: float | None = None
+    events: array[float] = field(default_factory=lambda: array("d"))
+    total: float = 0.0
+
+
+@dataclass(slots=True)
+class LiveResult:
+    """One request and what came back."""
+
+    request: dict[str, Any] | bytes
+    exchange: Exchange
+    curl: str
+    result: StreamResult | None = None
+    body: bytes = b""
+    timing: Timing = field(default_factory=Timing)
+
+
+class Client:
+    """A streaming client bound to one target; use as a context manager."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        idle = target.limits.idle_timeout
+        self._http = httpx.Client(
+            verify=target.verify, timeout=httpx.Timeout(idle), follow_redirects=False,
+            headers={"Accept-Encoding": "gzip, deflate",
+                     "User-Agent": f"streaming-conformance/{__version__}"},
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release connections."""
+        self._http.close()
+
+    def request_headers(self) -> dict[str, str]:
+        """The headers sent with every chat-completion request."""
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        if self.target.api_key:
+            headers["Authorization"] = f"Bearer {self.target.api_key}"
+        headers.update(self.target.headers)
+        return headers
+
+    def stream(self, request: dict[str, Any] | bytes, *, http_rule: str | None = None,
+               keep_text: bool = False) -> LiveResult:
+        """Send a streaming request and judge the answer with every stream rule."""
+        n = request.get("n") if isinstance(request, dict) else None
+        checker = StreamChecker(profile=self.target.profile, limits=self.target.limits,
+                                live=True, requested_n=n if type(n) is int else 1,
+                                keep_text=keep_text)
+        live = self._new(request)
+        checker.state.started_at = time.time()
+        self._send(live, lambda resp: self._read_stream(live, resp, checker, http_rule),
+                   checker)
+        live.result = checker.finish()
+        return live
+
+    def send(self, request: dict[str, Any] | bytes) -> LiveResult:
+        """Send a request whose answer is judged as a whole (a bad request's rejection)."""
+        live = self._new(request)
+        self._send(live, lambda resp: self._read_body(live, resp), None)
+        return live
+
+    def _new(self, request: dict[str, Any] | bytes) -> LiveResult:
+        body = request if isinstance(request, bytes) else orjson.dumps(request)
+        headers = self.request_headers()
+        exchange = Exchange("POST", self.target.endpoint, headers, body)
+        return LiveResult(request, exchange, curl_command(self.target.endpoint, headers, body))
+
+    def _send(self, live: LiveResult, read: Any, checker: StreamChecker | None) -> None:
+        exchange = live.exchange
+        start = time.monotonic()
+        try:
+            with self._http.stream("POST", exchange.url, content=exchange.request_body,
+                                   headers=exchange.request_headers) as response:
+                exchange.status = response.status_code
+                exchange.reason = response.reason_phrase
+                exchange.response_headers = list(response.headers.multi_items())
+                live.timing.first_byte = time.monotonic() - start
+                read(response)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
+            raise TargetUnreachable(_describe_connect(exc, exchange.url)) from exc
+        except httpx.HTTPError as exc:
+            if checker is None:
+                raise TargetUnreachable(f"{exchange.url}: {_describe(exc)}") from exc
+            _transport_failure(checker, exc, exchange.status is None)
+        live.timing.total = time.monotonic() - start
+
+    def _read_stream(self, live: LiveResult, response: httpx.Response,
+                     checker: StreamChecker, http_rule: str | None) -> None:
+        if not checker.check_response(live.exchange, http_rule=http_rule):
+            live.body = _read_bounded(response, self.target.limits)
+            return
+        limits = self.target.limits
+        deadline = time.monotonic() + limits.deadline
+        start = time.monotonic() - (live.timing.first_byte or 0.0)
+        times = live.timing.events
+        for data in _decoded(response, limits):
+            seen = checker.state.events
+            keep_going = checker.feed(data)
+            now = time.monotonic()
+            if checker.state.events != seen and len(times) < MAX_TIMES:
+                times.extend([now - start] * min(checker.state.events - seen,
+                                                 MAX_TIMES - len(times)))
+            if not keep_going:
+                return
+            if now > deadline:
+                checker.stop(f"the stream was still open after the {limits.deadline:g} s "
+                             "whole-stream deadline")
+                return
+
+    def _read_body(self, live: LiveResult, response: httpx.Response) -> None:
+        live.body = _read_bounded(response, self.target.limits)
+
+
+def _read_bounded(response: httpx.Response, limits: Limits) -> bytes:
+    """At most ERROR_BODY_LIMIT decoded bytes of a body, within the deadline."""
+    body = bytearray()
+    deadline = time.monotonic() + limits.deadline
+    for data in _decoded(response, limits):
+        body += data
+        if len(body) >= ERROR_BODY_LIMIT or time.monotonic() > deadline:
+            break
+    return bytes(body[:ERROR_BODY_LIMIT])
+
+
+def _decoded(response: httpx.Response, limits: Limits) -> Iterator[bytes]:
+    """The body with its content coding removed, in bounded pieces."""
+    coding = (response.headers.get("content-encoding") or "identity").strip().lower()
+    raw = response.iter_raw()
+    if coding in ("identity", ""):
+        yield from raw
+        return
+    if coding not in ("gzip", "x-gzip", "deflate"):
+        raise httpx.DecodingError(f"unsupported Content-Encoding {coding!r} (not requested)")
+    yield from _inflate(raw, zlib.decompressobj(16 + zlib.MAX_WBITS if "gzip" in coding
+                                                else zlib.MAX_WBITS))
+
+
+def _inflate(raw: Iterator[bytes], inflater: Any) -> Iterator[bytes]:
+    try:
+        for compressed in raw:
+            data = compressed
+            while data:
+                out = inflater.decompress(data, READ_SIZE)
+                data = inflater.unconsumed_tail
+                if out:
+                    yield out
+        tail = inflater.flush()
+        if tail:
+            yield tail
+    except zlib.error as exc:
+        raise httpx.DecodingError(f"the compressed body is corrupt: {exc}") from exc
+
+
+def _transport_failure(checker: StreamChecker, exc: httpx.HTTPError, before_status: bool) -> None:
+    if isinstance(exc, httpx.TimeoutException):
+        checker.stop(f"no data for {checker.limits.idle_timeout:g} s (idle timeout "
+                     f"--target-timeout): {_describe(exc)}")
+    elif before_status:
+        checker.stop(f"the answer is not a valid HTTP response: {_describe(exc)}",
+                     "transport.complete")
+    else:
+        checker.stop(f"the connection failed before the response was complete: "
+                     f"{_describe(exc)}", "transport.complete")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
+
+
+def _describe_connect(exc: BaseException, url: str) -> str:
+    text = _describe(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        return (f"cannot connect to {url}: the server's TLS certificate is not trusted "
+                f"({text}); pass --ca-bundle FILE to trust its CA")
+    return f"cannot connect to {url}: {text}"

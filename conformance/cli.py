@@ -1,0 +1,95 @@
+"""The `conformance` command: serve the reference server, run the suite, list the rules."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _serve(args: argparse.Namespace, extra: list[str]) -> int:
+    from conformance.server import FAULTS, VARIATIONS, serve
+
+    if args.fault and args.fault not in FAULTS:
+        print(f"unknown fault {args.fault!r}; known: {', '.join(sorted(FAULTS))}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.variation and args.variation not in VARIATIONS:
+        print(f"unknown variation {args.variation!r}; known: {', '.join(sorted(VARIATIONS))}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    serve(args.host, args.port, fault=args.fault, variation=args.variation)
+    return EXIT_OK
+
+
+def _faults(args: argparse.Namespace, extra: list[str]) -> int:
+    from conformance.server import FAULTS, VARIATIONS
+
+    for fault in FAULTS.values():
+        print(f"fault      {fault.name:28} breaks {fault.rule_id:30} {fault.description}")
+    for variation in VARIATIONS.values():
+        print(f"variation  {variation.name:28} (legal) {variation.description}")
+    return EXIT_OK
+
+
+def _rules(args: argparse.Namespace, extra: list[str]) -> int:
+    from conformance._check import StreamChecker  # noqa: F401  (registers the rules)
+    from conformance._registry import REGISTRY
+
+    for rule in REGISTRY:
+        live = " (live only)" if rule.live_only else ""
+        print(f"{rule.id:30} {rule.level:6} {rule.title}{live}")
+        if args.verbose:
+            print(f"{'':30} {rule.source}: {rule.sentence}")
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace, extra: list[str]) -> int:
+    from conformance._run import run
+
+    return run(args, extra)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conformance", description=(
+        "Conformance suite for streaming chat-completion APIs (SSE chat.completion.chunk)."))
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the built-in reference server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--fault", help="serve with a named fault (see `conformance faults`)")
+    serve.add_argument("--variation", help="serve a legal variation of the framing")
+    serve.set_defaults(func=_serve)
+
+    faults = commands.add_parser("faults", help="list the reference server's faults")
+    faults.set_defaults(func=_faults)
+
+    rules = commands.add_parser("rules", help="list every rule with its level")
+    rules.add_argument("-v", "--verbose", action="store_true", help="also print the sentence")
+    rules.set_defaults(func=_rules)
+
+    run = commands.add_parser("run", help="run the suite and write the reports (pytest "
+                              "arguments may follow)")
+    run.add_argument("--target-url", help="API base URL; default: start the built-in server")
+    run.add_argument("--model", help="model to request")
+    run.add_argument("--profile", default="alphaedge")
+    run.add_argument("--out", default="reports", help="directory for the reports")
+    run.add_argument("--strict", action="store_true", help="SHOULD violations fail too")
+    run.add_argument("--baseline", help="file of known-failing rule ids")
+    run.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `conformance` console script and `python -m conformance`."""
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return int(args.func(args, extra))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,327 @@
+"""The pytest plugin: options, the suite's collection, fixtures, and the verdict's reporting.
+
+Loaded through the `pytest11` entry point by every pytest run where the suite is installed,
+so it imports nothing heavy at module level. With a target configured (`--target-url`,
+`CONFORMANCE_TARGET_URL` or the `target_url` ini value) and no paths given, pytest runs
+exactly the conformance suite: the packaged `suite/` tests and the YAML `cases/`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from conformance._cases import Case, CaseOutcome
+    from conformance._client import Client, Target
+    from conformance._model import Violation
+
+GROUP = "conformance"
+DEFAULT_MODEL = "alphaedge-large-3-2512"
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One command-line option with its environment-variable and ini twins."""
+
+    flag: str
+    help: str
+    default: Any = None
+    convert: Callable[[str], Any] = str
+    is_flag: bool = False
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def env(self) -> str:
+        return "CONFORMANCE_" + self.dest.upper()
+
+
+def _mib(value: str) -> int:
+    return int(float(value) * 1024 * 1024)
+
+
+OPTIONS = (
+    Option("--target-url", "Base URL of the API under test, e.g. https://api.example.com/v1; "
+           "requests go to {base}/chat/completions."),
+    Option("--api-key", "API key sent as a bearer token (default: $ALPHAEDGE_API_KEY). "
+           "Never written to any output."),
+    Option("--model", "Model to request.", DEFAULT_MODEL),
+    Option("--profile", "Rule profile (the documented API by default).", "alphaedge"),
+    Option("--target-timeout", "Idle read timeout in seconds.", 30.0, float),
+    Option("--deadline", "Whole-stream deadline in seconds.", 120.0, float),
+    Option("--max-events", "Most events read from one stream.", 100_000, int),
+    Option("--max-bytes", "Most MiB read from one response body.", 64 * 1024 * 1024, _mib),
+    Option("--max-line", "Longest SSE line accepted, in MiB.", 1024 * 1024, _mib),
+    Option("--property-examples", "Requests each hypothesis property sends (a paid target "
+           "is billed for each).", 10, int),
+    Option("--insecure", "Do not verify the target's TLS certificate (loudly reported).",
+           False, lambda v: v.lower() in ("1", "true", "yes", "on"), is_flag=True),
+    Option("--ca-bundle", "CA bundle file used to verify the target's TLS certificate."),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup(GROUP, "streaming chat-completion conformance")
+    for option in OPTIONS:
+        if option.is_flag:
+            group.addoption(option.flag, action="store_true", default=None, help=option.help)
+        else:
+            group.addoption(option.flag, default=None, help=f"{option.help} "
+                            f"[env {option.env}; ini {option.dest}]")
+        parser.addini(option.dest, option.help, default=None)
+    group.addoption("--header", action="append", default=[], metavar="'Name: value'",
+                    help="Extra request header (repeatable); its value is never written out.")
+
+
+def _resolve(config: pytest.Config, option: Option) -> Any:
+    """CLI > environment > ini > default; a bad value names where it came from."""
+    for source, raw in (
+        (option.flag, config.getoption(option.dest)),
+        (f"${option.env}", os.environ.get(option.env)),
+        (f"ini {option.dest}", config.getini(option.dest)),
+    ):
+        if raw is None or raw in ("", []):
+            continue
+        if isinstance(raw, bool):
+            return raw
+        try:
+            return option.convert(str(raw))
+        except ValueError as exc:
+            raise pytest.UsageError(f"{source}: invalid value {raw!r}: {exc}") from exc
+    return option.default
+
+
+def _target_url(config: pytest.Config) -> str | None:
+    return _resolve(config, OPTIONS[0])  # type: ignore[no-any-return]
+
+
+def suite_paths() -> list[str]:
+    """The packaged suite tests and case files pytest collects for a target."""
+    from conformance._schemas import resource_dir
+
+    return [str(Path(__file__).parent / "suite"), str(resource_dir("cases"))]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
+                                  args: list[str]) -> None:
+    namespace = early_config.known_args_namespace
+    target = getattr(namespace, "target_url", None) or os.environ.get("CONFORMANCE_TARGET_URL")
+    if target and not namespace.file_or_dir:
+        args.extend(suite_paths())
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The resolved conformance options of one pytest run."""
+
+    target: Target | None
+    strict: bool
+    property_examples: int
+    insecure: bool
+
+
+def _headers(config: pytest.Config) -> tuple[tuple[str, str], ...]:
+    headers = []
+    for raw in config.getoption("header") or []:
+        name, sep, value = raw.partition(":")
+        if not sep or not name.strip():
+            raise pytest.UsageError(f"--header {raw.split(':')[0]!r}...: expected 'Name: value'")
+        headers.append((name.strip(), value.strip()))
+    return tuple(headers)
+
+
+def build_settings(config: pytest.Config) -> Settings:
+    """Resolve every option into Settings (raising UsageError on a bad value)."""
+    from conformance._client import Target
+    from conformance._model import Limits
+
+    values = {o.dest: _resolve(config, o) for o in OPTIONS}
+    limits = Limits(idle_timeout=values["target_timeout"], deadline=values["deadline"],
+                    max_events=values["max_events"], max_bytes=values["max_bytes"],
+                    max_line=values["max_line"])
+    verify: bool | str = values["ca_bundle"] or True
+    if values["insecure"]:
+        verify = False
+    target = None
+    if values["target_url"]:
+        target = Target(values["target_url"], values["model"],
+                        values["api_key"] or os.environ.get("ALPHAEDGE_API_KEY"),
+                        _headers(config), verify, limits, values["profile"])
+    return Settings(target, _strict(config), values["property_examples"], values["insecure"])
+
+
+def _strict(config: pytest.Config) -> bool:
+    """pytest's own `--strict` (the ini value `strict`) also makes SHOULD violations fail;
+    `CONFORMANCE_STRICT=1` does the same from the environment."""
+    if os.environ.get("CONFORMANCE_STRICT", "").lower() in ("1", "true", "yes", "on"):
+        return True
+    try:
+        return bool(config.getini("strict"))
+    except ValueError:
+        return False
+
+
+SETTINGS = pytest.StashKey[Settings]()
+OUTCOMES = pytest.StashKey[list[Any]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SETTINGS] = build_settings(config)
+    config.addinivalue_line("markers", "conformance: a test of the conformance suite")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    settings = config.stash[SETTINGS]
+    target = settings.target
+    if target is None:
+        return ["conformance: no target (pass --target-url to certify an endpoint)"]
+    limits = target.limits
+    lines = [
+        f"conformance target: {target.base_url} (model {target.model}, profile {target.profile})",
+        f"conformance options: strict={settings.strict} timeout={limits.idle_timeout:g}s "
+        f"deadline={limits.deadline:g}s max-events={limits.max_events} "
+        f"max-bytes={limits.max_bytes} max-line={limits.max_line} "
+        f"api-key={'set' if target.api_key else 'none'} headers={len(target.headers)}",
+    ]
+    if settings.insecure:
+        lines.append("WARNING: TLS verification is OFF (--insecure): the target is not "
+                     "authenticated and this run cannot certify it.")
+    return lines
+
+
+# -- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def conformance_settings(pytestconfig: pytest.Config) -> Settings:
+    """The resolved conformance options."""
+    return pytestconfig.stash[SETTINGS]
+
+
+@pytest.fixture(scope="session")
+def conformance_client(conformance_settings: Settings) -> Iterator[Client]:
+    """A client bound to the target under test."""
+    from conformance._client import Client
+
+    if conformance_settings.target is None:
+        pytest.skip("no conformance target: pass --target-url")
+    with Client(conformance_settings.target) as client:
+        yield client
+
+
+# -- verdicts -------------------------------------------------------------------------------
+
+
+class ConformanceFailure(AssertionError):
+    """Every violation of one test, rendered together, with the reproduction line."""
+
+    def __init__(self, violations: list[Violation], curl: str) -> None:
+        from conformance._render import render_violations
+
+        self.violations = violations
+        self.curl = curl
+        super().__init__(render_violations(violations, curl))
+
+
+def judge(item: pytest.Item, violations: list[Violation], curl: str,
+          applied: set[str] | None = None) -> None:
+    """Record a test's violations on the item; raise if any of them fails the test."""
+    from conformance._model import Level
+
+    settings = item.config.stash[SETTINGS]
+    item.stash.setdefault(OUTCOMES, []).append((violations, curl, applied or set()))
+    failing = [v for v in violations if settings.strict or v.level is Level.MUST]
+    warnings = [v for v in violations if v not in failing]
+    if warnings:
+        from conformance._render import render_violations
+
+        item.add_report_section("call", "SHOULD warnings", render_violations(warnings, curl))
+        item.user_properties.append(("should_warnings", [v.rule_id for v in warnings]))
+    if failing:
+        raise ConformanceFailure(failing, curl)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    from conformance._schemas import resource_dir
+
+    if file_path.suffix == ".yaml" and file_path.parent == resource_dir("cases"):
+        return CaseFile.from_parent(parent, path=file_path)
+    return None
+
+
+class CaseFile(pytest.File):
+    """A YAML case file; each test in it becomes a CaseItem."""
+
+    def collect(self) -> Iterator[CaseItem]:
+        from conformance._cases import load_cases
+
+        profile = self.config.stash[SETTINGS].target
+        name = profile.profile if profile else "alphaedge"
+        for case in load_cases(self.path):
+            if not case.profiles or name in case.profiles:
+                yield CaseItem.from_parent(self, name=case.description, case=case)
+
+
+class CaseItem(pytest.Item):
+    """One YAML case, run against the target."""
+
+    def __init__(self, *, case: Case, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.add_marker("conformance")
+
+    def runtest(self) -> None:
+        from conformance._cases import run_case
+        from conformance._client import Client, TargetUnreachable
+
+        target = self.config.stash[SETTINGS].target
+        if target is None:
+            pytest.skip("no conformance target: pass --target-url")
+        with Client(target) as client:
+            try:
+                outcome: CaseOutcome = run_case(self.case, client)
+            except TargetUnreachable as exc:
+                raise TargetUnreachableError(str(exc)) from None
+        self.outcome = outcome
+        curl = outcome.exchanges[-1].curl if outcome.exchanges else ""
+        judge(self, outcome.violations, curl, outcome.applied)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, ConformanceFailure | TargetUnreachableError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"case: {self.case.description}"
+
+
+class TargetUnreachableError(Exception):
+    """The target could not be reached: an error, not a conformance failure."""
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    from collections import Counter
+
+    settings = config.stash[SETTINGS]
+    if settings.target is None:
+        return
+    warned = [(rep.nodeid, Counter(ids)) for rep in terminalreporter.stats.get("passed", [])
+              for key, ids in rep.user_properties if key == "should_warnings"]
+    if not warned:
+        return
+    terminalreporter.section("conformance: SHOULD warnings (fail only under --strict)")
+    for nodeid, counts in warned:
+        terminalreporter.line(nodeid)
+        for rule_id, count in sorted(counts.items()):
+            times = f" ({count} times)" if count > 1 else ""
+            terminalreporter.line(f"  [SHOULD] {rule_id}{times}")

@@ -1,0 +1,1 @@
+"""The conformance tests pytest collects for a target (beside the YAML cases)."""
