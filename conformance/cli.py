@@ -38,12 +38,29 @@ def _rules(args: argparse.Namespace, extra: list[str]) -> int:
     from conformance._check import StreamChecker  # noqa: F401  (registers the rules)
     from conformance._registry import REGISTRY
 
+    if args.markdown:
+        print(rules_markdown())
+        return EXIT_OK
     for rule in REGISTRY:
         live = " (live only)" if rule.live_only else ""
         print(f"{rule.id:30} {rule.level:6} {rule.title}{live}")
         if args.verbose:
             print(f"{'':30} {rule.source}: {rule.sentence}")
     return EXIT_OK
+
+
+def rules_markdown() -> str:
+    """The README's rule table: id, level, what it checks, and where the rule comes from."""
+    from conformance._check import StreamChecker  # noqa: F401  (registers the rules)
+    from conformance._registry import REGISTRY
+
+    rows = ["| rule | level | requirement | source |", "| --- | --- | --- | --- |"]
+    for rule in REGISTRY:
+        live = " (live only)" if rule.live_only else ""
+        profiles = "" if "*" in rule.profiles else f" ({', '.join(sorted(rule.profiles))})"
+        rows.append(f"| `{rule.id}` | {rule.level} | {rule.title}{live}{profiles} | "
+                    f"{rule.source} |")
+    return "\n".join(rows)
 
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
@@ -69,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rules = commands.add_parser("rules", help="list every rule with its level")
     rules.add_argument("-v", "--verbose", action="store_true", help="also print the sentence")
+    rules.add_argument("--markdown", action="store_true", help="print the README's table")
     rules.set_defaults(func=_rules)
 
     run = commands.add_parser("run", help="run the suite and write the reports (pytest "
