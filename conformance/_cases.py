@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
-from conformance._check import StreamResult
+from conformance._check import StreamResult, error_message
 from conformance._client import Client, LiveResult
 from conformance._model import Violation
+from conformance._profiles import load_profile
 from conformance._registry import REGISTRY, Problem
 from conformance._schemas import SchemaChecker, resource_dir
 
@@ -38,6 +40,8 @@ class Case:
     http_rule: str | None = None
     repeat: int = 1
     profiles: tuple[str, ...] = ()
+    feature: str | None = None  # the optional request feature the case exercises
+    outcome: dict[str, Any] = field(default_factory=dict)  # expect.outcome (see case.json)
 
 
 @dataclass(slots=True)
@@ -47,6 +51,7 @@ class CaseOutcome:
     exchanges: list[LiveResult]
     violations: list[Violation]
     applied: set[str] = field(default_factory=set)
+    unsupported: str | None = None  # the target cleanly refused an optional feature
 
 
 def case_files() -> list[Path]:
@@ -71,7 +76,8 @@ def _case(file: str, group: dict[str, Any], test: dict[str, Any]) -> Case:
     return Case(file, group["description"], test["description"],
                 test.get("spec", group.get("spec", "")), test["request"], expect["status"],
                 tuple(expect["rules"]), expect.get("http_rule"), test.get("repeat", 1),
-                tuple(group.get("profiles", ())))
+                tuple(group.get("profiles", ())), test.get("feature"),
+                dict(expect.get("outcome", {})))
 
 
 def referenced_rules(case: Case) -> Iterator[str]:
@@ -79,6 +85,8 @@ def referenced_rules(case: Case) -> Iterator[str]:
     yield from (r for r in case.rules if r != STREAM)
     if case.http_rule:
         yield case.http_rule
+    if case.outcome:
+        yield case.outcome["rule"]
 
 
 def request_body(case: Case, model: str) -> dict[str, Any] | bytes:
@@ -109,15 +117,61 @@ def run_case(case: Case, client: Client) -> CaseOutcome:
 def _run_stream(case: Case, client: Client, request: dict[str, Any] | bytes) -> CaseOutcome:
     outcome = CaseOutcome([], [])
     for _ in range(case.repeat):
-        live = client.stream(request, http_rule=case.http_rule)
+        live = client.stream(request, http_rule=case.http_rule, keep_text=bool(case.outcome))
         result = live.result
         assert result is not None
         outcome.exchanges.append(live)
+        outcome.unsupported = unsupported(case, live, client.target.profile)
+        if outcome.unsupported:
+            return outcome
+        judge_outcome(case, result, outcome)
         outcome.violations += [v for v in result.violations if _selected(case, v.rule_id)]
         outcome.applied |= {r for r in result.applied if _selected(case, r)}
     if "stream.id_unique" in case.rules:
         _check_ids(outcome, [live.result for live in outcome.exchanges])
     return outcome
+
+
+def unsupported(case: Case, live: LiveResult, profile: str) -> str | None:
+    """Why the case is skipped: the target answered an optional feature with a clean 4xx
+    (a JSON error body), and the profile does not require the feature."""
+    status = live.exchange.status
+    if case.feature is None or status is None or not 400 <= status < 500:
+        return None
+    if load_profile(profile).requires(case.feature):
+        return None
+    try:
+        body = orjson.loads(live.body)
+    except orjson.JSONDecodeError:
+        return None
+    message = error_message(body) if isinstance(body, dict) else str(body)
+    return f"not supported: {case.feature} (HTTP {status}: {message[:200]})"
+
+
+def judge_outcome(case: Case, result: StreamResult, outcome: CaseOutcome) -> None:
+    """Judge `expect.outcome`: each choice's finish_reason, and text it must not contain."""
+    if not case.outcome:
+        return
+    rule_id = case.outcome["rule"]
+    outcome.applied.add(rule_id)
+    for problem in _outcome_problems(case.outcome, result):
+        outcome.violations.append(_violation(rule_id, problem))
+
+
+def _outcome_problems(expect: dict[str, Any], result: StreamResult) -> list[Problem]:
+    wanted, excluded = expect.get("finish_reason"), expect.get("excludes")
+    problems = []
+    for index, reason in (result.finish_reasons or {0: None}).items():
+        if wanted and reason != wanted:
+            problems.append(Problem(f"choice {index} ended with finish_reason {reason!r}",
+                                    expected=repr(wanted), received=repr(reason),
+                                    json_path=f"$.choices[{index}].finish_reason"))
+        text = result.texts.get(index, "")
+        if excluded and excluded in text:
+            problems.append(Problem(f"choice {index}'s text contains {excluded!r}",
+                                    expected=f"text without {excluded!r}",
+                                    received=repr(text[:120]), json_path="$.choices[*].delta"))
+    return problems
 
 
 def _selected(case: Case, rule_id: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,7 @@ class StreamResult:
     texts: dict[int, str] = field(default_factory=dict)
     transcript: bytes = b""
     stopped: str | None = None
+    finish_reasons: dict[int, str | None] = field(default_factory=dict)
 
     def at_level(self, level: Level) -> list[Violation]:
         """The violations of one requirement level."""
@@ -82,11 +84,16 @@ class StreamChecker:
         requested_n: int | None = None,
         keep_text: bool = False,
         chunk_schema: str = "chunk",
+        exclude: frozenset[str] = frozenset(),
+        request: Mapping[str, Any] | None = None,
     ) -> None:
         self.limits = limits or Limits()
         self.profile = profile
+        self.exclude = exclude  # rule ids the profile leaves out (see conformance._profiles)
         self.parser = SSEParser(max_line=self.limits.max_line, max_event=self.limits.max_event)
         self.state = StreamState(live=live, requested_n=requested_n, keep_text=keep_text)
+        if request is not None:
+            know_request(self.state, request)
         self.violations: list[Violation] = []
         self.counts: Counter[str] = Counter()
         self.applied: set[str] = set()
@@ -98,8 +105,10 @@ class StreamChecker:
         self._parse_body = True
 
     def _rules(self, scope: str) -> list[Rule]:
+        state = self.state
         return [r for r in REGISTRY.by_scope(scope, self.profile)
-                if self.state.live or not r.live_only]
+                if (state.live or not r.live_only) and r.id not in self.exclude
+                and (state.request_known or not r.needs_request)]
 
     # -- HTTP layer ---------------------------------------------------------------------
 
@@ -163,7 +172,10 @@ class StreamChecker:
             state.done_event = event.index
             state.done_offset = event.offset
             return
-        chunk = _decode(data)
+        try:  # orjson inline: the per-event hot path (see benchmarks/bench_checker.py)
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            chunk = _decode(data)
         if type(chunk) is not dict:
             self._not_a_chunk(event, chunk)
         elif event.type == "error" or chunk.get("error") is not None:
@@ -237,9 +249,11 @@ class StreamChecker:
                 self._on_event(event)
             self._on_observations()
             self._record_pending()
-            if not self.stopped and not self.state.error_payloads:
+            judged = not self.stopped and not self.state.error_payloads
+            if judged:
                 self._run_end_rules()
-            self.applied.update(r.id for s in _STREAM_SCOPES for r in self._rules(s))
+            scopes = _STREAM_SCOPES if judged else _STREAM_SCOPES[:-1]  # "end" did not run
+            self.applied.update(r.id for s in scopes for r in self._rules(s))
         return self._result()
 
     def _record_pending(self) -> None:
@@ -261,7 +275,8 @@ class StreamChecker:
             self.parser.bytes_seen, first_id, list(self.parser.observations),
             dict(self.parser.line_endings),
             {i: "".join(c.text) for i, c in sorted(state.choices.items())},
-            bytes(self._transcript), self.stopped)
+            bytes(self._transcript), self.stopped,
+            {i: c.finish_reason for i, c in sorted(state.choices.items())})
 
 
 _INVALID = object()
@@ -282,6 +297,16 @@ def _decode(data: str) -> Any:
         return json.loads(data, parse_constant=_reject_constant)
     except ValueError:
         return _INVALID
+
+
+def know_request(state: StreamState, request: Mapping[str, Any]) -> None:
+    """Record what the request asked for, for the rules that judge the stream against it."""
+    state.request_known = True
+    options = request.get("stream_options")
+    state.include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
+    if state.requested_n is None:
+        n = request.get("n")
+        state.requested_n = n if type(n) is int else 1
 
 
 def error_message(payload: dict[str, Any]) -> str:

@@ -57,6 +57,8 @@ class Rule:
     check: Callable[..., Any] | None = None
     live_only: bool = False
     profiles: frozenset[str] = field(default_factory=lambda: frozenset({"*"}))
+    needs_request: bool = False
+    """The rule judges the stream against the request (offline: only when it is recorded)."""
 
     def applies_to(self, profile: str) -> bool:
         """Whether this rule is part of `profile`."""
@@ -116,12 +118,13 @@ def rule(
     scope: str,
     live_only: bool = False,
     profiles: frozenset[str] | None = None,
+    needs_request: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: register the decorated function as the check of a rule."""
 
     def register(check: Callable[..., Any]) -> Callable[..., Any]:
         REGISTRY.add(_make(rule_id, level, title, source, sentence, scope, check,
-                           live_only, profiles))
+                           live_only, profiles, needs_request))
         return check
 
     return register
@@ -153,6 +156,7 @@ def _make(  # noqa: PLR0917  (private: mirrors the Rule fields in order)
     check: Callable[..., Any] | None,
     live_only: bool,
     profiles: frozenset[str] | None,
+    needs_request: bool = False,
 ) -> Rule:
     return Rule(rule_id, level, title, source, sentence, scope, check, live_only,
-                profiles if profiles is not None else frozenset({"*"}))
+                profiles if profiles is not None else frozenset({"*"}), needs_request)

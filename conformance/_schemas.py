@@ -51,7 +51,7 @@ SCHEMA_BASE = "https://streaming-conformance.invalid/schemas/"
 RECEIVED_LIMIT = 60
 """Characters of an offending value kept in `SchemaError.received`."""
 
-_RESOURCES = frozenset({"schemas", "cases"})
+_RESOURCES = frozenset({"schemas", "cases", "profiles"})
 _REF_HOPS = 32  # `$ref`s followed without progress before a schema walk gives up (cycles)
 
 Segment = str | int
@@ -61,7 +61,8 @@ Segment = str | int
 
 
 def resource_dir(name: str) -> Path:
-    """The `schemas` or `cases` directory: packaged in the wheel, else at the repository top."""
+    """The `schemas`, `cases` or `profiles` directory: packaged in the wheel, else at the
+    repository top."""
     if name not in _RESOURCES:
         raise ValueError(
             f"unknown resource directory {name!r}; expected one of {sorted(_RESOURCES)}"

@@ -19,6 +19,20 @@ class ChoiceState:
     finish_reason: str | None = None
     finished_at: int | None = None
     text: list[str] = field(default_factory=list)
+    tools: dict[int, ToolCallState] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ToolCallState:
+    """One tool call of a choice, assembled from its deltas (keyed by its `index`)."""
+
+    index: int
+    first_event: int
+    deltas: int = 0
+    id: str | None = None
+    name: str | None = None
+    arguments: list[str] = field(default_factory=list)
+    whole: Any = None  # arguments sent as a JSON value rather than a string (Mistral)
 
 
 @dataclass(slots=True)
@@ -36,12 +50,17 @@ class StreamState:
     first_model: Any = None
     first_chunk_event: int | None = None
     choices: dict[int, ChoiceState] = field(default_factory=dict)
+    finished: int = 0  # choices that have received their finish_reason
     done_event: int | None = None
     done_offset: int | None = None
     after_done: list[int] = field(default_factory=list)
     error_payloads: list[tuple[int, str]] = field(default_factory=list)
     pending_data: str | None = None
     pending_offset: int | None = None
+    request_known: bool = False
+    include_usage: bool | None = None  # stream_options.include_usage, when the request is known
+    usage_chunks: int = 0  # chunks carrying a non-null `usage`
+    usage_event: int | None = None  # the first of them
 
     def update(self, event_index: int, chunk: dict[str, Any]) -> None:
         """Record one chunk object (after every chunk rule has seen it)."""
@@ -51,6 +70,10 @@ class StreamState:
             self.first_model = chunk.get("model")
             self.first_chunk_event = event_index
         self.chunks += 1
+        if chunk.get("usage") is not None:
+            self.usage_chunks += 1
+            if self.usage_event is None:
+                self.usage_event = event_index
         choices = chunk.get("choices")
         if type(choices) is list:
             for choice in choices:
@@ -70,12 +93,63 @@ class StreamState:
         if reason is not None and state.finished_at is None:
             state.finish_reason = str(reason)
             state.finished_at = event_index
+            self.finished += 1
+        delta = choice.get("delta")
+        if type(delta) is not dict:
+            return
+        calls = delta.get("tool_calls")
+        if type(calls) is list and calls:
+            _update_tools(state, event_index, calls)
         if self.keep_text:
-            _keep_text(state, choice.get("delta"))
+            _keep_text(state, delta)
 
 
-def _keep_text(state: ChoiceState, delta: Any) -> None:
-    if type(delta) is dict:
-        content = delta.get("content")
-        if type(content) is str:
-            state.text.append(content)
+def _keep_text(state: ChoiceState, delta: dict[str, Any]) -> None:
+    content = delta.get("content")
+    if type(content) is str:
+        state.text.append(content)
+    elif type(content) is list:  # typed content parts (Mistral): keep the text parts
+        state.text.extend(part["text"] for part in content if type(part) is dict
+                          and part.get("type") == "text" and type(part.get("text")) is str)
+
+
+def tool_call_key(choice: ChoiceState, call: dict[str, Any]) -> int:
+    """The call a tool-call delta belongs to: its `index`; without one (Mistral sends whole
+    calls without it), a delta bringing a new `id` starts the next call, others continue
+    the latest call."""
+    index = call.get("index")
+    if type(index) is int:
+        return index
+    known = {c.id for c in choice.tools.values()}
+    new_id = type(call.get("id")) is str and call["id"] and call["id"] not in known
+    if not choice.tools:
+        return 0
+    latest = max(choice.tools.values(), key=lambda c: c.first_event).index
+    return max(choice.tools) + 1 if new_id else latest
+
+
+def _update_tools(state: ChoiceState, event_index: int, calls: list[Any]) -> None:
+    for call in calls:
+        if type(call) is not dict:
+            continue
+        key = tool_call_key(state, call)
+        tool = state.tools.get(key)
+        if tool is None:
+            tool = state.tools[key] = ToolCallState(key, event_index)
+        tool.deltas += 1
+        _update_call(tool, call)
+
+
+def _update_call(tool: ToolCallState, call: dict[str, Any]) -> None:
+    if tool.id is None and type(call.get("id")) is str and call["id"]:
+        tool.id = call["id"]
+    function = call.get("function")
+    if type(function) is not dict:
+        return
+    name, arguments = function.get("name"), function.get("arguments")
+    if tool.name is None and type(name) is str and name:
+        tool.name = name
+    if type(arguments) is str:
+        tool.arguments.append(arguments)
+    elif arguments is not None:
+        tool.whole = arguments

@@ -5,4 +5,9 @@ One module per area; importing this package registers them all.
 
 from conformance.rules import framing, http, requests, schema, stream, transport
 
-__all__ = ["framing", "http", "requests", "schema", "stream", "transport"]
+# isort: split
+# The rules of the openai and mistral profiles register after the general ones.
+from conformance.rules import features, mistral, openai
+
+__all__ = ["features", "framing", "http", "mistral", "openai", "requests", "schema", "stream",
+           "transport"]

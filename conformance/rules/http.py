@@ -21,10 +21,20 @@ EVENT_STREAM = "text/event-stream"
 def status_ok(exchange: Exchange) -> Iterator[Problem]:
     if exchange.status != 200:
         yield Problem(
-            f"a valid streaming request was answered {exchange.status} {exchange.reason}".strip(),
+            f"a valid streaming request was answered {exchange.status} {exchange.reason}".strip()
+            + _redirect_note(exchange),
             expected="200",
             received=str(exchange.status),
         )
+
+
+def _redirect_note(exchange: Exchange) -> str:
+    """Why a redirect is a failure: the suite never follows one (it would carry the key)."""
+    if exchange.status is None or not 300 <= exchange.status < 400:
+        return ""
+    where = exchange.header("location") or "no Location header"
+    return (f" (to {where}); redirects are not followed, so the API key and headers "
+            "are never sent anywhere but the target")
 
 
 @rule(
@@ -40,7 +50,7 @@ def status_ok(exchange: Exchange) -> Iterator[Problem]:
 )
 def content_type(exchange: Exchange) -> Iterator[Problem]:
     value = exchange.header("content-type")
-    if media_type(value) != EVENT_STREAM:
+    if exchange.status == 200 and media_type(value) != EVENT_STREAM:
         yield Problem(
             "the streaming response does not declare Content-Type text/event-stream",
             expected=EVENT_STREAM,

@@ -1,0 +1,141 @@
+"""What `conformance check` prints: a verdict and every violation per recording, as text
+for people or JSON for machines."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from conformance._model import Violation
+from conformance._offline import Judged, UnreadableError, judge, recordings
+from conformance._profiles import Profile, UnknownProfileError, load_profile
+from conformance._registry import REGISTRY
+from conformance._render import render_violation
+
+EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
+KINDS = {"sse": "raw SSE body", "curl": "curl -i capture", "har": "HAR entry"}
+
+
+def render_text(judged: Judged, *, strict: bool = False, show_text: bool = False) -> str:
+    """One recording's verdict, its violations, what was not applicable, and its text."""
+    if judged.unreadable is not None:
+        return f"{judged.label}: UNREADABLE: {judged.unreadable}"
+    result = judged.result
+    assert result is not None
+    lines = [f"{judged.label}: {judged.verdict(strict=strict).upper()} (profile "
+             f"{judged.profile}, {KINDS[judged.kind]}, {result.events} events, "
+             f"{result.body_bytes:,} bytes)"]
+    lines += [f"  the completion failed: {message}" for message in judged.completion_failures]
+    lines += [_indent(render_violation(v)) for v in result.violations]
+    lines += _omitted(judged)
+    if judged.not_applicable:
+        lines.append(f"  not applicable ({len(judged.not_applicable)}):")
+        lines += [f"    {rule_id}: {why}" for rule_id, why in judged.not_applicable]
+    if show_text:
+        lines += _message_text(judged)
+    return "\n".join(lines)
+
+
+def _indent(block: str) -> str:
+    return "\n".join("  " + line for line in block.splitlines())
+
+
+def _omitted(judged: Judged) -> list[str]:
+    assert judged.result is not None
+    kept = Counter(v.rule_id for v in judged.result.violations)
+    return [f"  ... {rule_id}: {count - kept[rule_id]} more violation(s) not shown"
+            for rule_id, count in judged.result.counts.items() if count > kept[rule_id]]
+
+
+def _message_text(judged: Judged) -> list[str]:
+    assert judged.result is not None
+    lines = []
+    indexes = sorted(set(judged.result.texts) | set(judged.tool_calls))
+    for index in indexes:
+        lines.append(f"  choice {index}: {judged.result.texts.get(index, '')!r}")
+        lines += [f"    tool call {call.index}: {call.name}({call.arguments})"
+                  for call in judged.tool_calls.get(index, [])]
+    return lines or ["  (no choice delivered any text)"]
+
+
+def summary(judged: list[Judged], *, strict: bool = False) -> str:
+    """One line counting the verdicts."""
+    counts = Counter(j.verdict(strict=strict) for j in judged)
+    parts = [f"{counts[v]} {v}" for v in ("conformant", "not conformant", "unreadable")
+             if counts[v]]
+    return f"{len(judged)} recording(s): {', '.join(parts) or 'none'}"
+
+
+def render_json(judged: list[Judged], *, strict: bool = False, show_text: bool = False) -> bytes:
+    """Every verdict as one JSON document."""
+    document = {"recordings": [_as_dict(j, strict, show_text) for j in judged],
+                "summary": dict(Counter(j.verdict(strict=strict) for j in judged))}
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2)
+
+
+def _as_dict(judged: Judged, strict: bool, show_text: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"recording": judged.label, "format": judged.kind,
+                           "profile": judged.profile, "verdict": judged.verdict(strict=strict)}
+    if judged.unreadable is not None:
+        return {**out, "error": judged.unreadable}
+    result = judged.result
+    assert result is not None
+    out.update(events=result.events, bytes=result.body_bytes,
+               completion_failed=judged.completion_failures,
+               violations=[_violation(v) for v in result.violations], counts=result.counts,
+               not_applicable=[{"rule": r, "reason": why} for r, why in judged.not_applicable])
+    if show_text:
+        out["messages"] = {str(i): {"content": result.texts.get(i, ""), "tool_calls": [
+            {"index": c.index, "name": c.name, "arguments": c.arguments}
+            for c in judged.tool_calls.get(i, [])]}
+            for i in sorted(set(result.texts) | set(judged.tool_calls))}
+    return out
+
+
+def _violation(violation: Violation) -> dict[str, Any]:
+    rule = REGISTRY.get(violation.rule_id)
+    return {"rule": violation.rule_id, "level": str(violation.level),
+            "title": rule.title if rule else "", "message": violation.message,
+            "event_index": violation.event_index, "offset": violation.offset,
+            "json_path": violation.json_path, "expected": violation.expected,
+            "received": violation.received, "event": violation.event_excerpt}
+
+
+def check_files(paths: list[str], *, profile: str = "alphaedge", fmt: str = "text",
+                show_text: bool = False, strict: bool = False) -> int:
+    """`conformance check`: 0 all conformant, 1 some not conformant, 2 a file unreadable."""
+    import sys
+
+    try:
+        chosen = load_profile(profile)
+    except UnknownProfileError as exc:
+        print(f"conformance check: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    judged = [j for path in paths for j in _judge_path(Path(path), chosen, show_text)]
+    if fmt == "json":
+        sys.stdout.buffer.write(render_json(judged, strict=strict, show_text=show_text) + b"\n")
+    else:
+        for item in judged:
+            print(render_text(item, strict=strict, show_text=show_text))
+        print(summary(judged, strict=strict))
+    return exit_code(judged, strict=strict)
+
+
+def _judge_path(path: Path, profile: Profile, keep_text: bool) -> Iterator[Judged]:
+    try:
+        for recording in recordings(path):
+            yield judge(recording, profile, keep_text=keep_text)
+    except UnreadableError as exc:
+        yield Judged(str(path), "sse", profile.name, None, unreadable=str(exc))
+
+
+def exit_code(judged: list[Judged], *, strict: bool = False) -> int:
+    """The exit status of a `conformance check` run over `judged`."""
+    verdicts = {j.verdict(strict=strict) for j in judged}
+    if "unreadable" in verdicts:
+        return EXIT_UNREADABLE
+    return EXIT_FAILED if "not conformant" in verdicts else EXIT_OK
