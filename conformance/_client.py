@@ -20,10 +20,14 @@ from conformance import __version__
 from conformance._check import StreamChecker, StreamResult
 from conformance._curl import curl_command
 from conformance._model import Exchange, Limits
+from conformance._profiles import load_profile
 
 DEFAULT_MODEL = "alphaedge-large-3-2512"
 READ_SIZE = 64 * 1024
 ERROR_BODY_LIMIT = 1024 * 1024
+HEAD_LIMIT = 100 * 1024
+"""Bytes of status line and headers httpx (httpcore, h11) reads before giving up."""
+HEAD_TOO_LONG = "Receive buffer too long"  # h11's message when HEAD_LIMIT is passed
 MAX_TIMES = 100_000
 """Event arrival times kept per stream (enough for the timing chart and percentiles)."""
 
@@ -38,8 +42,8 @@ class Target:
 
     base_url: str
     model: str = DEFAULT_MODEL
-    api_key: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
+    api_key: str | None = field(default=None, repr=False)
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     verify: bool | str = True
     limits: Limits = field(default_factory=Limits)
     profile: str = "alphaedge"
@@ -109,9 +113,10 @@ class Client:
                keep_text: bool = False) -> LiveResult:
         """Send a streaming request and judge the answer with every stream rule."""
         n = request.get("n") if isinstance(request, dict) else None
-        checker = StreamChecker(profile=self.target.profile, limits=self.target.limits,
-                                live=True, requested_n=n if type(n) is int else 1,
-                                keep_text=keep_text)
+        checker = StreamChecker(**load_profile(self.target.profile).checker_options(),
+                                limits=self.target.limits, live=True,
+                                requested_n=n if type(n) is int else 1, keep_text=keep_text,
+                                request=request if isinstance(request, dict) else None)
         live = self._new(request)
         checker.state.started_at = time.time()
         self._send(live, lambda resp: self._read_stream(live, resp, checker, http_rule),
@@ -221,6 +226,9 @@ def _transport_failure(checker: StreamChecker, exc: httpx.HTTPError, before_stat
     if isinstance(exc, httpx.TimeoutException):
         checker.stop(f"no data for {checker.limits.idle_timeout:g} s (idle timeout "
                      f"--target-timeout): {_describe(exc)}")
+    elif before_status and HEAD_TOO_LONG in str(exc):
+        checker.stop(f"the response head exceeds the client's {HEAD_LIMIT // 1024} KiB "
+                     f"limit on status line and headers: {_describe(exc)}")
     elif before_status:
         checker.stop(f"the answer is not a valid HTTP response: {_describe(exc)}",
                      "transport.complete")

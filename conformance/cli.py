@@ -43,7 +43,8 @@ def _rules(args: argparse.Namespace, extra: list[str]) -> int:
         return EXIT_OK
     for rule in REGISTRY:
         live = " (live only)" if rule.live_only else ""
-        print(f"{rule.id:30} {rule.level:6} {rule.title}{live}")
+        only = "" if "*" in rule.profiles else f" [{', '.join(sorted(rule.profiles))} only]"
+        print(f"{rule.id:30} {rule.level:6} {rule.title}{live}{only}")
         if args.verbose:
             print(f"{'':30} {rule.source}: {rule.sentence}")
     return EXIT_OK
@@ -67,6 +68,36 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
     from conformance._run import run
 
     return run(args, extra)
+
+
+def _verify_report(args: argparse.Namespace, extra: list[str]) -> int:
+    from pathlib import Path
+
+    from conformance._report._certificate import verify_file
+
+    code, message = verify_file(Path(args.file))
+    print(message, file=sys.stdout if code == EXIT_OK else sys.stderr)
+    return code
+
+
+def _check(args: argparse.Namespace, extra: list[str]) -> int:
+    from conformance._offline_render import check_files
+
+    return check_files(args.paths, profile=args.profile, fmt=args.format,
+                       show_text=args.show_text, strict=args.strict)
+
+
+def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = commands.add_parser("check", help="judge recorded streams offline (raw SSE, "
+                                "curl -i output, HAR): 0 conformant, 1 not, 2 unreadable")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="recorded stream(s)")
+    check.add_argument("--profile", default="alphaedge",
+                       help="rule profile: alphaedge, openai or mistral")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--show-text", action="store_true",
+                       help="print each choice's reassembled message and tool calls")
+    check.add_argument("--strict", action="store_true", help="SHOULD violations fail too")
+    check.set_defaults(func=_check)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,6 +129,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--strict", action="store_true", help="SHOULD violations fail too")
     run.add_argument("--baseline", help="file of known-failing rule ids")
     run.set_defaults(func=_run)
+    _add_check(commands)
+
+    verify = commands.add_parser("verify-report", help="check a JSON certificate against "
+                                 "its schema and its sha256 digest (a digest, not a signature)")
+    verify.add_argument("file", help="the certificate (.json) written by `conformance run`")
+    verify.set_defaults(func=_verify_report)
     return parser
 
 

@@ -9,7 +9,7 @@ exactly the conformance suite: the packaged `suite/` tests and the YAML `cases/`
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ import pytest
 
 if TYPE_CHECKING:
     from conformance._cases import Case, CaseOutcome
-    from conformance._client import Client, Target
+    from conformance._client import Client, LiveResult, Target
     from conformance._model import Violation
 
 GROUP = "conformance"
@@ -48,6 +48,17 @@ def _mib(value: str) -> int:
     return int(float(value) * 1024 * 1024)
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be at least 1")
+    return number
+
+
+CERTIFICATE = Option("--certificate", "Write the JSON certificate of the run to this file.")
+BASELINE = Option("--baseline", "File of known-failing rule ids (one per line or a YAML "
+                  "list): failures within it pass; an entry that now passes fails the run.")
+
 OPTIONS = (
     Option("--target-url", "Base URL of the API under test, e.g. https://api.example.com/v1; "
            "requests go to {base}/chat/completions."),
@@ -62,9 +73,15 @@ OPTIONS = (
     Option("--max-line", "Longest SSE line accepted, in MiB.", 1024 * 1024, _mib),
     Option("--property-examples", "Requests each hypothesis property sends (a paid target "
            "is billed for each).", 10, int),
+    Option("--concurrency", "Streams the concurrency test opens at once.", 8, _positive),
+    Option("--no-shrink", "Report a failing property example as found, without the extra "
+           "requests hypothesis sends to shrink it to a minimal one.",
+           False, lambda v: v.lower() in ("1", "true", "yes", "on"), is_flag=True),
     Option("--insecure", "Do not verify the target's TLS certificate (loudly reported).",
            False, lambda v: v.lower() in ("1", "true", "yes", "on"), is_flag=True),
     Option("--ca-bundle", "CA bundle file used to verify the target's TLS certificate."),
+    CERTIFICATE,
+    BASELINE,
 )
 
 
@@ -127,6 +144,8 @@ class Settings:
     strict: bool
     property_examples: int
     insecure: bool
+    concurrency: int = 8
+    shrink: bool = True
 
 
 def _headers(config: pytest.Config) -> tuple[tuple[str, str], ...]:
@@ -153,10 +172,21 @@ def build_settings(config: pytest.Config) -> Settings:
         verify = False
     target = None
     if values["target_url"]:
+        _check_profile(values["profile"])
         target = Target(values["target_url"], values["model"],
                         values["api_key"] or os.environ.get("ALPHAEDGE_API_KEY"),
                         _headers(config), verify, limits, values["profile"])
-    return Settings(target, _strict(config), values["property_examples"], values["insecure"])
+    return Settings(target, _strict(config), values["property_examples"], values["insecure"],
+                    values["concurrency"], not values["no_shrink"])
+
+
+def _check_profile(name: str) -> None:
+    from conformance._profiles import UnknownProfileError, load_profile
+
+    try:
+        load_profile(name)
+    except UnknownProfileError as exc:
+        raise pytest.UsageError(f"--profile: {exc}") from None
 
 
 def _strict(config: pytest.Config) -> bool:
@@ -172,11 +202,25 @@ def _strict(config: pytest.Config) -> bool:
 
 SETTINGS = pytest.StashKey[Settings]()
 OUTCOMES = pytest.StashKey[list[Any]]()
+EXCHANGES = pytest.StashKey[list[Any]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS] = build_settings(config)
     config.addinivalue_line("markers", "conformance: a test of the conformance suite")
+    _register_reports(config)
+
+
+def _register_reports(config: pytest.Config) -> None:
+    """On the controller of a run with a target: rule results, certificate, HTML summary."""
+    settings = config.stash[SETTINGS]
+    if settings.target is None or hasattr(config, "workerinput"):
+        return
+    from conformance._report._session import NAME, create
+
+    config.pluginmanager.register(create(
+        config, settings.target, strict=settings.strict, insecure=settings.insecure,
+        certificate=_resolve(config, CERTIFICATE), baseline=_resolve(config, BASELINE)), NAME)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -224,21 +268,28 @@ def conformance_client(conformance_settings: Settings) -> Iterator[Client]:
 class ConformanceFailure(AssertionError):
     """Every violation of one test, rendered together, with the reproduction line."""
 
-    def __init__(self, violations: list[Violation], curl: str) -> None:
+    def __init__(self, violations: list[Violation], curl: str,
+                 exchanges: Sequence[LiveResult] = (), applied: set[str] | None = None,
+                 *, recorded: bool = False) -> None:
         from conformance._render import render_violations
 
         self.violations = violations
         self.curl = curl
+        self.exchanges = list(exchanges)  # the requests behind the violations, for reports
+        self.applied = applied or set()
+        self.recorded = recorded  # already on the item (raised by `judge`)
         super().__init__(render_violations(violations, curl))
 
 
 def judge(item: pytest.Item, violations: list[Violation], curl: str,
-          applied: set[str] | None = None) -> None:
-    """Record a test's violations on the item; raise if any of them fails the test."""
+          applied: set[str] | None = None, exchanges: Sequence[LiveResult] = ()) -> None:
+    """Record a test's violations (and the exchanges behind them, for the reports) on the
+    item; raise if any of them fails the test."""
     from conformance._model import Level
 
     settings = item.config.stash[SETTINGS]
     item.stash.setdefault(OUTCOMES, []).append((violations, curl, applied or set()))
+    item.stash.setdefault(EXCHANGES, []).extend(exchanges)
     failing = [v for v in violations if settings.strict or v.level is Level.MUST]
     warnings = [v for v in violations if v not in failing]
     if warnings:
@@ -247,7 +298,28 @@ def judge(item: pytest.Item, violations: list[Violation], curl: str,
         item.add_report_section("call", "SHOULD warnings", render_violations(warnings, curl))
         item.user_properties.append(("should_warnings", [v.rule_id for v in warnings]))
     if failing:
-        raise ConformanceFailure(failing, curl)
+        raise ConformanceFailure(failing, curl, recorded=True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the test's evidence to its report (it travels with it under xdist) and
+    redact every secret from the report."""
+    report = yield
+    target = item.config.stash[SETTINGS].target
+    if target is not None:
+        from conformance._client import TargetUnreachable
+        from conformance._report._evidence import record
+
+        excinfo = call.excinfo
+        unreachable = excinfo is not None and excinfo.errisinstance(
+            (TargetUnreachable, TargetUnreachableError))
+        outcomes: list[Any] = item.stash.get(OUTCOMES, [])
+        exchanges: list[Any] = item.stash.get(EXCHANGES, [])
+        record(report, outcomes, exchanges, excinfo.value if excinfo else None,
+               target.secrets(), unreachable=unreachable)
+    return report
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -292,8 +364,10 @@ class CaseItem(pytest.Item):
             except TargetUnreachable as exc:
                 raise TargetUnreachableError(str(exc)) from None
         self.outcome = outcome
+        if outcome.unsupported:
+            pytest.skip(outcome.unsupported)
         curl = outcome.exchanges[-1].curl if outcome.exchanges else ""
-        judge(self, outcome.violations, curl, outcome.applied)
+        judge(self, outcome.violations, curl, outcome.applied, outcome.exchanges)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:
@@ -315,6 +389,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     settings = config.stash[SETTINGS]
     if settings.target is None:
         return
+    if settings.insecure:
+        terminalreporter.write_sep("!", "WARNING: TLS verification was OFF (--insecure): the "
+                                   "target was not authenticated", red=True, bold=True)
     warned = [(rep.nodeid, Counter(ids)) for rep in terminalreporter.stats.get("passed", [])
               for key, ids in rep.user_properties if key == "should_warnings"]
     if not warned:

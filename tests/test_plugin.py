@@ -100,3 +100,23 @@ def test_malformed_header_option_is_a_usage_error(pytester: pytest.Pytester) -> 
     result = pytester.runpytest("--target-url", "http://127.0.0.1:9/v1", "--header",
                                 "no-colon-here", "--collect-only")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_failing_property_example_shrinks_to_a_minimal_request(
+        pytester: pytest.Pytester, reference_server: ServerThread) -> None:
+    result = pytester.runpytest("--target-url", reference_server.url(fault="content-number"),
+                                "-k", "test_valid_requests", "--property-examples", "5")
+    output = result.stdout.str()
+    result.assert_outcomes(failed=1)
+    assert "[MUST] delta.content" in output
+    assert "Falsifying example" in output or "Failing test case" in output
+    assert "messages=[{'role': 'user', 'content': '0'}]" in output.replace('"', "'") or \
+        "'messages': [{'role': 'user', 'content': '0'}]" in output, output[-3000:]
+
+
+def test_target_repr_never_shows_secrets() -> None:
+    from conformance._client import Target
+
+    target = Target("http://x/v1", api_key="sk-repr-secret", headers=(("X-A", "hv-secret"),))
+    assert "sk-repr-secret" not in repr(target)
+    assert "hv-secret" not in repr(target)

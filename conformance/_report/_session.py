@@ -1,0 +1,129 @@
+"""The pytest side of reporting, on the controller: collect every test report, then write the
+certificate, print the verdict and feed pytest-html. Registered by the plugin when a target is
+configured (never on a pytest-xdist worker)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance._client import Target
+from conformance._registry import REGISTRY, Rule
+from conformance._report import _certificate as certificates
+from conformance._report._collect import Collector
+from conformance._report._evidence import EVIDENCE
+from conformance._report._html import counts_line, row_extra, summary_postfix, summary_prefix
+from conformance._report._redact import Redactor
+
+NAME = "conformance-report"
+
+
+class ReportSession:
+    """Aggregates reports into rule results; writes and shows the certificate."""
+
+    def __init__(self, config: pytest.Config, target: Target, *, strict: bool, insecure: bool,
+                 certificate: Path | None = None, baseline: list[str] | None = None) -> None:
+        self.config = config
+        self.target = target
+        self.strict = strict
+        self.insecure = insecure
+        self.path = certificate
+        self.baseline = baseline
+        self.redactor = Redactor(target.secrets())
+        self.collector = Collector(strict=strict)
+        self.started = time.time()
+        self.certificate: dict[str, Any] | None = None
+        self.html_report: Any = None  # pytest-html's report data, for the title
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.started = time.time()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.collector.add(report)
+        evidence = getattr(report, EVIDENCE, None)
+        if report.when == "call" and evidence and self.config.getoption("htmlpath", None):
+            flags = [self.collector.failing(v) for v in evidence["violations"]]
+            extra = {"name": "conformance", "format_type": "html", "mime_type": None,
+                     "extension": None, "content": row_extra(evidence, flags)}
+            report.extras = [*getattr(report, "extras", []), extra]  # type: ignore[attr-defined]
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        certificate = self.final()
+        if self.path is not None:
+            certificates.write(certificate, self.path)
+        if self.html_report is not None:  # pytest-html writes the page after this hook
+            self.html_report.title = f"{certificate['verdict']}: {self._title()}"
+        if self.baseline is not None and session.exitstatus in (0, 1):
+            passes = certificates.passes(certificate)
+            session.exitstatus = pytest.ExitCode.OK if passes else pytest.ExitCode.TESTS_FAILED
+
+    def final(self) -> dict[str, Any]:
+        """The certificate of the session (built once, at its end)."""
+        if self.certificate is None:
+            info = certificates.RunInfo(self.target.base_url, self.target.model,
+                                        self.target.profile, self.strict, self.insecure,
+                                        self.started, time.time() - self.started)
+            self.certificate = certificates.build(info, self.collector,
+                                                  profile_rules(self.target.profile),
+                                                  self.redactor, self.baseline)
+        return self.certificate
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        certificate = self.final()
+        write = terminalreporter.write_line
+        terminalreporter.section("conformance verdict")
+        write(f"{certificate['verdict']}: {counts_line(certificate)}")
+        for reason in certificate["reasons"]:
+            write(f"  - {reason}")
+        baseline = certificate["baseline"]
+        if baseline is not None:
+            write(f"baseline: {'passed' if baseline['passed'] else 'FAILED'} (known failures: "
+                  f"{', '.join(baseline['known_failures']) or 'none'}; new failures: "
+                  f"{', '.join(baseline['new_failures']) or 'none'}; stale entries: "
+                  f"{', '.join(baseline['stale']) or 'none'})")
+        if self.path is not None:
+            write(f"certificate: {self.path} (sha256 {certificate['digest']['value']})")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report: Any) -> None:
+        self.html_report = report
+        report.title = self._title()
+
+    def _title(self) -> str:
+        return f"conformance report for {self.redactor.url(self.target.base_url)}"
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
+                                    postfix: list[str], session: pytest.Session) -> None:
+        certificate = self.final()
+        prefix.extend(summary_prefix(certificate))
+        postfix.extend(summary_postfix(certificate, self.collector))
+
+
+def profile_rules(name: str) -> list[Rule]:
+    """The rules a certificate lists: those of the profile (not those it excludes)."""
+    from conformance._profiles import UnknownProfileError, load_profile
+
+    try:
+        return load_profile(name).rules()
+    except UnknownProfileError:
+        return [rule for rule in REGISTRY if rule.applies_to(name)]
+
+
+def create(config: pytest.Config, target: Target, *, strict: bool, insecure: bool,
+           certificate: str | None, baseline: str | None) -> ReportSession:
+    """A ReportSession for the options given (a bad baseline is a usage error)."""
+    from conformance._report._baseline import BaselineError, load_baseline
+
+    ids = None
+    if baseline:
+        try:
+            ids = load_baseline(Path(baseline), (r.id for r in REGISTRY))
+        except BaselineError as exc:
+            raise pytest.UsageError(f"--baseline: {exc}") from exc
+    return ReportSession(config, target, strict=strict, insecure=insecure,
+                         certificate=Path(certificate) if certificate else None, baseline=ids)
