@@ -27,9 +27,12 @@ def excerpt(text: str, limit: int = EXCERPT_LIMIT) -> str:
     return f"{text[:limit]}... [{len(text) - limit} more characters]"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """One dispatched server-sent event (WHATWG "dispatch the event").
+
+    Treated as a value and never changed after the parser builds it; not declared frozen
+    because a frozen dataclass costs about a microsecond more per event to build.
 
     `offset` is the byte offset of the event's first line in the response body and
     `end` the offset just past the blank line that dispatched it.

@@ -9,7 +9,7 @@ Four tiers give the same events and observations; they differ only in speed:
 
 - `_single`: a feed that is exactly one `data: ...` event (a live stream, a read an event);
 - `_bulk`: a run of ordinary `data: ...` events is checked and cut with C-level bytes
-  methods and its events built in C-level passes (`_as_events`), a feed at a time;
+  methods and its events built in C-level passes (`map`), a feed at a time;
 - `_blocks`: a block that is a single data line is dispatched by a short loop;
 - `_line`: everything else, one line at a time, recording what it sees.
 
@@ -20,10 +20,8 @@ events and of invalid UTF-8 come for free.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from itertools import accumulate, islice, repeat, starmap
 from operator import contains
-from typing import cast
 
 from conformance._model import Event, Observation, excerpt
 from conformance._model import ObservationKind as Kind
@@ -38,47 +36,6 @@ _STYLE = {b"\n": "LF", b"\r\n": "CRLF", b"\r": "CR"}
 _DATA = b"data: "
 
 _Row = tuple[int, str, int, int, str, str | None, int]  # Event's fields, in order
-
-
-class _Unfrozen:
-    """`Event`'s slot layout without its frozen `__setattr__`.
-
-    The frozen dataclass `__init__` sets each field through `object.__setattr__` and costs
-    about a microsecond an event, more than all the rest of the parsing: events are built as
-    `_Unfrozen` and then given their real class (`_as_events`), for a third of that.
-    """
-
-    __slots__ = ("index", "data", "offset", "end", "type", "id", "data_lines")  # noqa: RUF023 - Event's order
-
-    def __init__(  # noqa: PLR0917 - positional, as Event's fields
-        self,
-        index: int,
-        data: str,
-        offset: int,
-        end: int,
-        kind: str,
-        last_id: str | None,
-        lines: int,
-    ) -> None:
-        self.index = index
-        self.data = data
-        self.offset = offset
-        self.end = end
-        self.type = kind
-        self.id = last_id
-        self.data_lines = lines
-
-
-if _Unfrozen.__slots__ != Event.__slots__:  # pragma: no cover - guards edits of _model.Event
-    raise TypeError("_sse._Unfrozen must declare the fields of _model.Event, in order")
-
-
-def _as_events(built: Iterable[_Unfrozen]) -> list[Event]:
-    """Turn freshly built `_Unfrozen` objects into `Event`s (same slots, so allowed)."""
-    events: list[object] = list(built)
-    for event in events:
-        event.__class__ = Event
-    return cast("list[Event]", events)
 
 
 def _newline(text: bytes) -> bytes | None:
@@ -210,9 +167,7 @@ class SSEParser:
         self.line_endings[_STYLE[newline]] += 2
         offset, self._pos = self._pos, self._pos + len(data)
         self._count += 1
-        return _as_events(
-            [_Unfrozen(self._count - 1, value, offset, self._pos, "", self._last_id, 1)]
-        )
+        return [Event(self._count - 1, value, offset, self._pos, "", self._last_id, 1)]
 
     # -- bytes to lines ---------------------------------------------------------------
 
@@ -379,7 +334,7 @@ class SSEParser:
         first, count = self._count, len(values)
         columns = (range(first, first + count), values, ends, islice(ends, 1, None))
         constants = (repeat(""), repeat(self._last_id), repeat(1))
-        self._out += _as_events(map(_Unfrozen, *columns, *constants))
+        self._out += map(Event, *columns, *constants)
         self._count = first + count
 
     def _blocks(self, region: bytes, base: int, newline: bytes) -> None:
@@ -556,7 +511,7 @@ class SSEParser:
     def _flush(self) -> None:
         """Turn the rows dispatched so far into events."""
         if self._rows:
-            self._out += _as_events(starmap(_Unfrozen, self._rows))
+            self._out += starmap(Event, self._rows)
             self._rows = []
 
     def _drain(self) -> list[Event]:
