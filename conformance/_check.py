@@ -103,6 +103,7 @@ class StreamChecker:
         self._seen_observations = 0
         self._transcript = bytearray()
         self._parse_body = True
+        self.fed: list[Event] = []  # the events of the latest `feed`
 
     def _rules(self, scope: str) -> list[Rule]:
         state = self.state
@@ -137,7 +138,8 @@ class StreamChecker:
             return False
         if len(self._transcript) < TRANSCRIPT_LIMIT:
             self._transcript += data[: TRANSCRIPT_LIMIT - len(self._transcript)]
-        for event in self.parser.feed(data):
+        self.fed = self.parser.feed(data)  # kept for the live client's arrival times
+        for event in self.fed:
             self._on_event(event)
         if len(self.parser.observations) != self._seen_observations:
             self._on_observations()

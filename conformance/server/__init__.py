@@ -8,6 +8,7 @@ strict checker must accept. One running server offers all of them, per request, 
 
 from ._app import create_app
 from ._faults import FAULTS, Fault
+from ._hostile import HostileServer
 from ._request import DEFAULT_MODEL, MODELS
 from ._run import ServerThread, serve
 from ._variations import VARIATIONS, Variation
@@ -18,6 +19,7 @@ __all__ = [
     "MODELS",
     "VARIATIONS",
     "Fault",
+    "HostileServer",
     "ServerThread",
     "Variation",
     "create_app",

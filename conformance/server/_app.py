@@ -52,7 +52,13 @@ def _named(kind: str, name: str | None) -> Behaviour:
         return Behaviour()
     if name not in catalogue:
         raise ValueError(f"unknown {kind} {name!r}; choose from: {', '.join(catalogue)}")
+    if _is_raw(catalogue[name]):
+        raise ValueError(f"fault {name!r} breaks HTTP itself: it is served by HostileServer")
     return catalogue[name].behaviour
+
+
+def _is_raw(entry: Fault | Variation) -> bool:
+    return isinstance(entry, Fault) and entry.raw is not None
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -71,7 +77,7 @@ class _Server:
         """The behaviour a route selects: a fault, a variation, or the app's default."""
         for kind, catalogue in _CATALOGUES.items():
             if kind in params:
-                if params[kind] not in catalogue:
+                if params[kind] not in catalogue or _is_raw(catalogue[params[kind]]):
                     raise RequestError(f"Unknown {kind} '{params[kind]}'.", param=kind,
                                        code=f"unknown_{kind}", status=404)
                 return catalogue[params[kind]].behaviour

@@ -1,4 +1,10 @@
-"""The catalogue of faults: each breaks exactly one rule of the suite, named by its id."""
+"""The catalogue of faults: each breaks exactly one rule of the suite, named by its id.
+
+Hostile faults (`Fault.hostile`) attack the client instead: they stall, flood, inflate or
+break HTTP itself, and the suite must end each in a clean failure naming the limit or the
+transport rule hit. Those that HTTP frameworks cannot produce carry a `raw` answer and are
+served by the raw `HostileServer` (`_hostile.py`, `_raw.py`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from typing import Any
 
 from starlette.responses import HTMLResponse, Response
 
+from . import _attacks, _raw
 from ._behaviour import Behaviour, BodyHook, each_choice, rewrite
 from ._reply import Chunk, new_completion_id
 from ._request import DEFAULT_MODEL, MODELS, ChatRequest, RequestError, decode_json
@@ -21,12 +28,18 @@ STALL_SECONDS = 3600.0
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """A named deliberate deviation that the rule `rule_id` must catch."""
+    """A named deliberate deviation that the rule `rule_id` must catch.
+
+    `hostile`: it attacks the client (see the module docstring); `raw`: the bytes are
+    written by the raw hostile server, not by the app (implies `hostile`).
+    """
 
     name: str
     rule_id: str
     description: str
     behaviour: Behaviour = field(default=Behaviour(), repr=False, compare=False)
+    hostile: bool = False
+    raw: _raw.RawAnswer | None = field(default=None, repr=False, compare=False)
 
 
 class DeliberateReset(RuntimeError):
@@ -148,6 +161,42 @@ async def _stall() -> None:
 # --- the catalogue ---------------------------------------------------------------------
 
 _B = Behaviour
+_HOSTILE = (
+    Fault("stall-after-headers", "transport.within_limits",
+          "The response head (200, text/event-stream) is sent, then nothing for an hour.",
+          _B(body=(_attacks.stall_first,)), hostile=True),
+    Fault("endless-stream", "transport.within_limits",
+          "Content chunks forever, written as fast as loopback takes them; no finish, no "
+          "[DONE].", _B(body=(_attacks.endless,)), hostile=True),
+    Fault("huge-line", "transport.within_limits",
+          "`data: ` then a 100 MiB line with no line break.",
+          _B(body=(_attacks.huge_line,)), hostile=True),
+    Fault("gzip-bomb", "transport.within_limits",
+          "Content-Encoding: gzip; ~17 MiB on the wire inflate to 4 GiB of chunk events.",
+          _B(body=(_attacks.gzip_bomb,), headers=(("Content-Encoding", "gzip"),)),
+          hostile=True),
+    Fault("slow-drip", "transport.within_limits",
+          "The normal stream, one byte per second: never idle, never done.",
+          _B(body=(_attacks.drip,)), hostile=True),
+    Fault("empty-body", "sse.done_present",
+          "200 text/event-stream with an empty body.",
+          _B(events=(lambda _: [],)), hostile=True),
+    Fault("garbage-status-line", "transport.complete",
+          "The answer is not HTTP: a line of text and binary bytes, then close.",
+          hostile=True, raw=_raw.garbage_status_line),
+    Fault("oversized-headers", "transport.within_limits",
+          "A 200 status line, then more than 1 MiB of header lines.",
+          hostile=True, raw=_raw.oversized_headers),
+    Fault("close-without-last-chunk", "transport.complete",
+          "Chunked SSE: three events, then the connection is closed without the zero-length "
+          "last chunk.", hostile=True, raw=_raw.close_without_last_chunk),
+    Fault("reset-mid-event", "transport.complete",
+          "Two events and half of a third, then a TCP reset (RST).",
+          hostile=True, raw=_raw.reset_mid_event),
+    Fault("redirect-elsewhere", "http.status_ok",
+          "307 Temporary Redirect to the same path on another loopback host, which records "
+          "the headers it receives.", hostile=True, raw=_raw.redirect_elsewhere),
+)
 _CATALOGUE = (
     Fault("wrong-status", "http.status_ok",
           "A valid streaming request is answered 500 with a JSON error body.",
@@ -244,6 +293,7 @@ _CATALOGUE = (
     Fault("stall-mid-stream", "transport.within_limits",
           "After two events the server sends nothing more for an hour.",
           _B(body=(_after_two_events(_stall),))),
+    *_HOSTILE,
 )
 
 FAULTS: dict[str, Fault] = {fault.name: fault for fault in _CATALOGUE}

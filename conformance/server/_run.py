@@ -14,15 +14,17 @@ from starlette.types import ASGIApp
 from uvicorn.config import LOGGING_CONFIG
 
 from ._app import create_app
+from ._faults import FAULTS
+from ._hostile import HostileServer
 
 START_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
 
 
-def base_url(host: str, port: int) -> str:
+def base_url(host: str, port: int, scheme: str = "http") -> str:
     """`http://host:port/v1`, with an IPv6 host in brackets."""
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/v1"
+    return f"{scheme}://{shown}:{port}/v1"
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -30,10 +32,14 @@ def _listen(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family)
 
 
-def _config(app: ASGIApp, grace: float, *, quiet: bool) -> uvicorn.Config:
-    """uvicorn settings; `quiet` leaves the host process's logging alone (for tests)."""
+def _config(app: ASGIApp, grace: float, *, quiet: bool,
+            tls: tuple[str, str] | None = None) -> uvicorn.Config:
+    """uvicorn settings; `quiet` leaves the host process's logging alone (for tests);
+    `tls` is (certificate chain file, private key file) to serve HTTPS."""
+    certfile, keyfile = tls or (None, None)
     return uvicorn.Config(
         app, http="h11", loop="asyncio", lifespan="off", access_log=not quiet,
+        ssl_certfile=certfile, ssl_keyfile=keyfile,
         log_config=None if quiet else LOGGING_CONFIG, log_level="warning" if quiet else "info",
         # Annotated int, but uvicorn passes it to asyncio.wait_for, which takes a float.
         timeout_graceful_shutdown=grace,  # type: ignore[arg-type]
@@ -44,28 +50,43 @@ class ServerThread:
     """The app served by uvicorn on a loopback socket in a background thread.
 
     Use as a context manager; `port=0` picks a free port. On exit, responses still
-    streaming (a stalled one, say) are cancelled after `grace` seconds.
+    streaming (a stalled one, say) are cancelled after `grace` seconds. With `tls`
+    (certificate chain file, key file) it serves HTTPS. Raw faults, which break HTTP itself,
+    are served by a `HostileServer` that `url(fault=...)` starts on first use.
     """
 
     def __init__(self, app: ASGIApp | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 grace: float = 0.25) -> None:
+                 grace: float = 0.25, tls: tuple[str, str] | None = None) -> None:
         self.app = create_app() if app is None else app
         self.host = host
         self.port = port
         self.grace = grace
+        self.tls = tls
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._hostile: HostileServer | None = None
+        self._hostile_lock = threading.Lock()
 
     @property
     def base_url(self) -> str:
         """The API base URL, e.g. `http://127.0.0.1:54321/v1`."""
-        return base_url(self.host, self.port)
+        return base_url(self.host, self.port, "https" if self.tls else "http")
+
+    @property
+    def hostile(self) -> HostileServer:
+        """The raw hostile server (started on first use, stopped with this server)."""
+        with self._hostile_lock:
+            if self._hostile is None:
+                self._hostile = HostileServer(host=self.host).__enter__()
+            return self._hostile
 
     def url(self, *, fault: str | None = None, variation: str | None = None) -> str:
         """The base URL of the routes applying `fault` or `variation` (at most one)."""
         if fault is not None and variation is not None:
             raise ValueError("a route applies a fault or a variation, not both")
         root = self.base_url.removesuffix("/v1")
+        if fault is not None and fault in FAULTS and FAULTS[fault].raw is not None:
+            return self.hostile.url(fault=fault)
         if fault is not None:
             return f"{root}/fault/{fault}/v1"
         if variation is not None:
@@ -75,7 +96,7 @@ class ServerThread:
     def __enter__(self) -> ServerThread:
         sock = _listen(self.host, self.port)
         self.port = sock.getsockname()[1]
-        config = _config(self.app, self.grace, quiet=True)
+        config = _config(self.app, self.grace, quiet=True, tls=self.tls)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
                                         name=f"conformance-server-{self.port}", daemon=True)
@@ -98,6 +119,9 @@ class ServerThread:
 
     def stop(self) -> None:
         """Stop the server and wait for its thread (forcing the exit if it lingers)."""
+        if self._hostile is not None:
+            self._hostile.stop()
+            self._hostile = None
         if self._server is None or self._thread is None:
             return
         self._server.should_exit = True
@@ -111,6 +135,9 @@ class ServerThread:
 def serve(host: str = "127.0.0.1", port: int = 8000, *, fault: str | None = None,
           variation: str | None = None, delay: float = 0.0) -> None:
     """Serve in the foreground until interrupted; print the base URL on stdout when ready."""
+    if fault in FAULTS and FAULTS[fault].raw is not None:
+        _serve_hostile(host, port, fault)
+        return
     app = create_app(fault=fault, variation=variation, delay=delay)
     sock = _listen(host, port)
     url = base_url(host, sock.getsockname()[1])
@@ -131,3 +158,11 @@ async def _announce(server: uvicorn.Server, url: str) -> None:
     while not server.started:
         await asyncio.sleep(0.01)
     print(url, flush=True)
+
+
+def _serve_hostile(host: str, port: int, fault: str) -> None:
+    """A raw fault in the foreground, until interrupted."""
+    with contextlib.suppress(KeyboardInterrupt), HostileServer(host=host, port=port,
+                                                                fault=fault) as hostile:
+        print(hostile.base_url, flush=True)
+        threading.Event().wait()

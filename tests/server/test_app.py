@@ -135,8 +135,8 @@ def assert_clean_sse(response: httpx.Response) -> list[dict[str, Any]]:
 
 def test_public_names_are_pinned() -> None:
     assert server_package.__all__ == [
-        "DEFAULT_MODEL", "FAULTS", "MODELS", "VARIATIONS", "Fault", "ServerThread",
-        "Variation", "create_app", "serve"]
+        "DEFAULT_MODEL", "FAULTS", "MODELS", "VARIATIONS", "Fault", "HostileServer",
+        "ServerThread", "Variation", "create_app", "serve"]
 
 
 def test_clean_stream_has_the_documented_shape() -> None:
@@ -324,10 +324,12 @@ def test_unknown_names_are_refused_when_creating_the_app() -> None:
 # --- the catalogues ----------------------------------------------------------------------
 
 def test_catalogues_are_well_formed() -> None:
-    assert len(FAULTS) == 35
+    protocol = [f for f in FAULTS.values() if not f.hostile]  # hostile: tests/test_hostile.py
+    assert len(protocol) == 35
     for name, entry in FAULTS.items():
         assert entry.name == name and re.fullmatch(r"[a-z]+\.[a-z0-9_]+", entry.rule_id)
-    assert len({f.rule_id for f in FAULTS.values()}) == len(FAULTS)
+    assert len({f.rule_id for f in protocol}) == len(protocol)
+    assert all(f.hostile for f in FAULTS.values() if f.raw is not None)
     assert all(v.name == name for name, v in VARIATIONS.items())
     with pytest.raises(dataclasses.FrozenInstanceError):
         FAULTS["empty-id"].name = "x"  # type: ignore[misc]
@@ -549,6 +551,7 @@ def _require_stream(name: str) -> None:
 
 def test_every_fault_is_checked() -> None:
     live = {"reset-mid-stream", "stall-mid-stream"}  # checked on a socket, below
+    live |= {name for name, f in FAULTS.items() if f.hostile}  # tests/test_hostile.py
     assert set(FAULT_CHECKS) | live == set(FAULTS)
 
 

@@ -1,0 +1,29 @@
+"""The benchmark script runs in its small CI mode and prints every figure it promises.
+
+The goals themselves are not asserted here (a loaded CI machine would make them flaky):
+`benchmarks/bench_checker.py --check` enforces them where timing is trustworthy.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_checker.py"
+
+
+@pytest.mark.slow
+def test_small_benchmark_prints_ratios_and_peak_rss() -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT), "--small", "--rounds", "1"],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert re.search(r"^machine: .+, \d+ cores, Python 3\.\d+", out, re.MULTILINE)
+    assert re.search(r"ratio checker/floor: \d+\.\d\dx \(goal <= 1\.0x\)", out), out
+    assert re.search(r"ratio suite/bare: \d+\.\d\dx \(goal <= 1\.5x\)", out), out
+    peak = re.search(r"peak RSS: (\d+\.\d) MiB \(goal <= 100 MiB\)", out)
+    assert peak and 10 < float(peak.group(1)) < 1000, out
