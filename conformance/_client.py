@@ -7,7 +7,6 @@ itself, with bounded output, so a compression bomb cannot inflate past the byte 
 from __future__ import annotations
 
 import time
-import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import orjson
 
 from conformance import __version__
 from conformance._check import StreamChecker, StreamResult
+from conformance._coding import IDENTITY, CodingError, decoded, normalise
 from conformance._curl import curl_command
 from conformance._model import Event, Exchange, Limits
 from conformance._profiles import load_profile
@@ -242,30 +242,21 @@ def _read_bounded(response: httpx.Response, limits: Limits) -> bytes:
 
 def _decoded(response: httpx.Response, limits: Limits) -> Iterator[bytes]:
     """The body with its content coding removed, in bounded pieces."""
-    coding = (response.headers.get("content-encoding") or "identity").strip().lower()
+    coding = response.headers.get("content-encoding")
     raw = response.iter_raw()
-    if coding in ("identity", ""):
+    if normalise(coding) in IDENTITY:
         return raw  # no generator in between: one read an event is the common case
-    if coding not in ("gzip", "x-gzip", "deflate"):
-        raise httpx.DecodingError(f"unsupported Content-Encoding {coding!r} (not requested)")
-    return _inflate(raw, zlib.decompressobj(16 + zlib.MAX_WBITS if "gzip" in coding
-                                            else zlib.MAX_WBITS))
-
-
-def _inflate(raw: Iterator[bytes], inflater: Any) -> Iterator[bytes]:
     try:
-        for compressed in raw:
-            data = compressed
-            while data:
-                out = inflater.decompress(data, READ_SIZE)
-                data = inflater.unconsumed_tail
-                if out:
-                    yield out
-        tail = inflater.flush()
-        if tail:
-            yield tail
-    except zlib.error as exc:
-        raise httpx.DecodingError(f"the compressed body is corrupt: {exc}") from exc
+        return _as_httpx_errors(decoded(raw, coding))
+    except CodingError as exc:
+        raise httpx.DecodingError(f"{exc} (not requested)") from exc
+
+
+def _as_httpx_errors(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        yield from pieces
+    except CodingError as exc:
+        raise httpx.DecodingError(str(exc)) from exc
 
 
 def _transport_failure(checker: StreamChecker, exc: httpx.HTTPError, before_status: bool) -> None:

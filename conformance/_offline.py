@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import re
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import IO, Any
 import orjson
 
 from conformance._check import StreamChecker, StreamResult
+from conformance._coding import CodingError, decoded
 from conformance._model import Exchange, Limits
 from conformance._profiles import Profile
 from conformance._registry import Rule
@@ -249,29 +249,18 @@ def _curl_body(recording: Recording, rest: bytes, pieces: Iterator[bytes]) -> It
 
 
 def _decoded(exchange: Exchange, body: Iterator[bytes]) -> Iterator[bytes]:
-    coding = (exchange.header("content-encoding") or "identity").strip().lower()
-    if coding in ("identity", ""):
-        return body
-    if coding not in ("gzip", "x-gzip", "deflate"):
-        raise UnreadableError(f"the body has Content-Encoding {coding!r}, which cannot be read")
-    wbits = 16 + zlib.MAX_WBITS if "gzip" in coding else zlib.MAX_WBITS
-    return _inflate(body, zlib.decompressobj(wbits))
-
-
-def _inflate(body: Iterator[bytes], inflater: Any) -> Iterator[bytes]:
     try:
-        for compressed in body:
-            data = compressed
-            while data:
-                out = inflater.decompress(data, READ_SIZE)
-                data = inflater.unconsumed_tail
-                if out:
-                    yield out
-        tail = inflater.flush()
-        if tail:
-            yield tail
-    except zlib.error as exc:
-        raise UnreadableError(f"the compressed body is corrupt: {exc}") from None
+        pieces = decoded(body, exchange.header("content-encoding"))
+    except CodingError as exc:
+        raise UnreadableError(f"the body cannot be read: {exc}") from None
+    return _unreadable_on_corruption(pieces)
+
+
+def _unreadable_on_corruption(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        yield from pieces
+    except CodingError as exc:
+        raise UnreadableError(str(exc)) from None
 
 
 # -- HAR ------------------------------------------------------------------------------------

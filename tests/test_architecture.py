@@ -18,7 +18,7 @@ ONLY_IN = {
     "uvicorn": ("server/",),
 }
 # Layers that must stay free of I/O libraries and of the front ends.
-PLAIN = ("_model.py", "_sse.py", "_schemas.py", "_registry.py", "_state.py", "rules/",
+PLAIN = ("_model.py", "_sse.py", "_coding.py", "_schemas.py", "_registry.py", "_state.py", "rules/",
          "_check.py", "_curl.py", "_render.py")
 FRONT_ENDS = ("conformance.plugin", "conformance.cli", "conformance._run", "conformance.suite",
               "conformance._offline_render")
