@@ -99,6 +99,7 @@ class StreamChecker:
         self.applied: set[str] = set()
         self.stopped: str | None = None
         self._schema = SchemaChecker(chunk_schema)
+        self._compiled_is_valid = self._schema.compiled_is_valid
         self._chunk_rules = [(r, r.check) for r in self._rules("chunk")]
         self._seen_observations = 0
         self._transcript = bytearray()
@@ -186,7 +187,11 @@ class StreamChecker:
             self._on_chunk(event, chunk)
 
     def _on_chunk(self, event: Event, chunk: dict[str, Any]) -> None:
-        if not self._schema.is_valid(chunk):
+        try:  # the compiled validator directly: the per-chunk hot path
+            valid = self._compiled_is_valid(chunk)
+        except (ValueError, TypeError, OverflowError):
+            valid = self._schema.is_valid(chunk)
+        if not valid:
             self._schema_errors(event, chunk)
         state = self.state
         for rule, check in self._chunk_rules:

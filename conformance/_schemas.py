@@ -173,6 +173,15 @@ class SchemaChecker:
         except (ValueError, TypeError, OverflowError):  # e.g. a dict with non-string keys
             return bool(self._rich.is_valid(instance))
 
+    @property
+    def compiled_is_valid(self) -> Callable[[object], bool]:
+        """The compiled validator's own `is_valid`, for hot loops over decoded JSON.
+
+        It raises ValueError, TypeError or OverflowError for input it cannot convert
+        (e.g. an integer beyond 64 bits); `is_valid` handles those.
+        """
+        return self._compiled.is_valid  # type: ignore[no-any-return]
+
     def errors(self, instance: object) -> list[SchemaError]:
         """One `SchemaError` per failing leaf (empty when `instance` is valid)."""
         found: list[SchemaError] = []
