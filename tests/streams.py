@@ -71,3 +71,13 @@ def check(body: bytes, *, exchange: Exchange | None = None, live: bool = False,
             if not checker.feed(body[start:end]):
                 break
     return checker.finish()
+
+
+def read_request_body(rfile: Any) -> bytes:
+    """Read one HTTP/1.1 request head from `rfile` and return its body (Content-Length)."""
+    length = 0
+    while (line := rfile.readline()) not in (b"\r\n", b"\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    return bytes(rfile.read(length))

@@ -20,6 +20,7 @@ from conformance._model import Level, Violation
 from conformance._offline import Judged, judge, recordings
 from conformance._profiles import load_profile
 from conformance._registry import REGISTRY
+from tests.streams import read_request_body
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "real"
@@ -113,12 +114,7 @@ class _ReplayHandler(socketserver.StreamRequestHandler):
     server: _Replay
 
     def handle(self) -> None:
-        length = 0
-        while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
-        self.rfile.read(length)
+        read_request_body(self.rfile)
         self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                          b"Connection: close\r\n\r\n")
         body = self.server.body

@@ -12,7 +12,7 @@ import pytest
 
 from conformance._schemas import resource_dir
 from conformance.server import ServerThread
-from tests.streams import good_body
+from tests.streams import good_body, read_request_body
 
 FAST = ["--property-examples", "2"]
 
@@ -56,12 +56,7 @@ class _RefuserHandler(socketserver.StreamRequestHandler):
     server: _Refuser
 
     def handle(self) -> None:
-        length = 0
-        while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
-        if self.server.refused in self.rfile.read(length):
+        if self.server.refused in read_request_body(self.rfile):
             body = b'{"error": {"message": "unsupported parameter", "type": "invalid_request"}}'
             head = f"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n" \
                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
