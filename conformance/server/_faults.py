@@ -127,6 +127,23 @@ def _content_after_finish(chunks: list[Chunk]) -> list[Chunk]:
     return [*chunks[:end + 1], {**chunks[end], "choices": [late]}, *chunks[end + 1:]]
 
 
+def _error_mid_stream(chunks: list[Chunk]) -> list[Chunk]:
+    """After two chunks the completion fails: an error payload ends the stream."""
+    failure = {"error": {"message": "the model backend failed mid-stream",
+                         "type": "server_error", "code": "backend_failed"}}
+    return [*chunks[:2], failure]
+
+
+def _drop_last_choice(chunks: list[Chunk]) -> list[Chunk]:
+    """With n >= 2, every chunk of the highest choice index is left out."""
+    indexes = {c["index"] for chunk in chunks for c in chunk["choices"]}
+    if len(indexes) < 2:
+        return chunks
+    last = max(indexes)
+    return [chunk for chunk in chunks
+            if not chunk["choices"] or any(c["index"] != last for c in chunk["choices"])]
+
+
 # --- payload, event and body stages ----------------------------------------------------
 
 def _invalid_utf8(payloads: list[bytes]) -> list[bytes]:
@@ -251,6 +268,12 @@ _CATALOGUE = (
     Fault("index-gap", "stream.choice_indexes",
           "Choice indexes start at 1: a single-choice reply is sent with index 1.",
           _B(chunks=(each_choice(_keyed("index", lambda i: i + 1)),))),
+    Fault("error-mid-stream", "stream.error_event",
+          "After two chunks an error payload ({\"error\": {...}}) ends the completion.",
+          _B(chunks=(_error_mid_stream,))),
+    Fault("drop-last-choice", "stream.choices_complete",
+          "With n >= 2, the chunks of the last choice are never sent.",
+          _B(chunks=(_drop_last_choice,))),
     Fault("content-after-finish", "stream.after_finish",
           "One content chunk follows the chunk carrying finish_reason.",
           _B(chunks=(_content_after_finish,))),

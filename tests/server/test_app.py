@@ -325,7 +325,7 @@ def test_unknown_names_are_refused_when_creating_the_app() -> None:
 
 def test_catalogues_are_well_formed() -> None:
     protocol = [f for f in FAULTS.values() if not f.hostile]  # hostile: tests/test_hostile.py
-    assert len(protocol) == 35
+    assert len(protocol) == 37
     for name, entry in FAULTS.items():
         assert entry.name == name and re.fullmatch(r"[a-z]+\.[a-z0-9_]+", entry.rule_id)
     assert len({f.rule_id for f in protocol}) == len(protocol)
@@ -474,6 +474,23 @@ def _no_choice_delta(name: str) -> None:
     response = fault(name)
     assert response.content.endswith(b"data: [DONE]\n\n")
     assert {str(c["choices"]) for c in chunks(response.content)} == {"[]"}
+
+
+@checks("error-mid-stream")
+def _error_mid_stream(name: str) -> None:
+    stream = chunks(fault(name).content)
+    assert len(stream) == 3
+    assert stream[-1]["error"]["message"] == "the model backend failed mid-stream"
+    assert "choices" not in stream[-1]
+
+
+@checks("drop-last-choice")
+def _drop_last_choice(name: str) -> None:
+    two = chunks(fault(name, {**BODY, "n": 2}).content)
+    assert {c["index"] for chunk in two for c in chunk["choices"]} == {0}
+    one = chunks(fault(name).content)
+    assert {c["index"] for chunk in one for c in chunk["choices"]} == {0}
+    assert one[-1]["choices"][0]["finish_reason"] == "stop"
 
 
 @checks("content-after-finish")
