@@ -12,6 +12,7 @@ import orjson
 from conformance._model import Event, Level
 from conformance._registry import Problem, declare, rule
 from conformance._state import ChoiceState, StreamState, ToolCallState
+from conformance.rules.stream import unfinished_choices
 
 OPENAI = "OpenAI API reference, CreateChatCompletionStreamResponse"
 MISTRAL = "Mistral AI API reference, CompletionChunk"
@@ -71,15 +72,7 @@ def _usage_problem(event: Event, message: str, expected: str, usage: Any) -> Pro
     profiles=BOTH,
 )
 def choice_finished(state: StreamState) -> Iterator[Problem]:
-    for choice in state.choices.values():
-        if choice.finished_at is None:
-            yield Problem(
-                f"choice {choice.index} never received a finish_reason",
-                expected="a non-null finish_reason on the last chunk of the choice",
-                received=f"finish_reason null or absent through event #{choice.last_event}",
-                json_path=f"$.choices[{choice.index}].finish_reason",
-                event_index=choice.last_event,
-            )
+    return unfinished_choices(state)
 
 
 @rule(

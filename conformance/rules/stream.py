@@ -208,15 +208,20 @@ def choices_complete(state: StreamState) -> Iterator[Problem]:
     scope="end",
 )
 def finish_reason_present(state: StreamState) -> Iterator[Problem]:
-    open_choices = [c for c in state.choices.values() if c.finished_at is None]
-    for choice in open_choices:
-        yield Problem(
-            f"choice {choice.index} never received a finish_reason",
-            expected="a non-null finish_reason on the last chunk of the choice",
-            received=f"finish_reason null through event #{choice.last_event}",
-            json_path=f"$.choices[{choice.index}].finish_reason",
-            event_index=choice.last_event,
-        )
+    return unfinished_choices(state)
+
+
+def unfinished_choices(state: StreamState) -> Iterator[Problem]:
+    """A problem for each choice that never received a finish_reason."""
+    for choice in state.choices.values():
+        if choice.finished_at is None:
+            yield Problem(
+                f"choice {choice.index} never received a finish_reason",
+                expected="a non-null finish_reason on the last chunk of the choice",
+                received=f"finish_reason null or absent through event #{choice.last_event}",
+                json_path=f"$.choices[{choice.index}].finish_reason",
+                event_index=choice.last_event,
+            )
 
 
 @rule(
