@@ -1,9 +1,11 @@
 """The pytest plugin: options, the suite's collection, fixtures, and the verdict's reporting.
 
 Loaded through the `pytest11` entry point by every pytest run where the suite is installed,
-so it imports nothing heavy at module level. With a target configured (`--target-url`,
-`CONFORMANCE_TARGET_URL` or the `target_url` ini value) and no paths given, pytest runs
-exactly the conformance suite: the packaged `suite/` tests and the YAML `cases/`.
+so it imports nothing heavy at module level. With a target given on the command line
+(`--target-url`) or in the environment (`CONFORMANCE_TARGET_URL`) and no paths, pytest runs
+exactly the conformance suite: the packaged `suite/` tests and the YAML `cases/`. (A
+`target_url` ini value sets the target of the tests that do run, but does not replace the
+paths pytest collects: a project's own ini keeps its own `testpaths`.)
 """
 
 from __future__ import annotations
@@ -114,10 +116,6 @@ def _resolve(config: pytest.Config, option: Option) -> Any:
         except ValueError as exc:
             raise pytest.UsageError(f"{source}: invalid value {raw!r}: {exc}") from exc
     return option.default
-
-
-def _target_url(config: pytest.Config) -> str | None:
-    return _resolve(config, OPTIONS[0])  # type: ignore[no-any-return]
 
 
 def suite_paths() -> list[str]:
