@@ -63,11 +63,15 @@ def chunk_bytes(i: int, count: int) -> bytes:
     finish = "stop" if i == count - 1 else None
     if finish:
         delta = {}
-    return orjson.dumps({
-        "id": "chatcmpl-9f2a7c1e5b3d4a60", "object": "chat.completion.chunk",
-        "created": CREATED, "model": MODEL,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    })
+    return orjson.dumps(
+        {
+            "id": "chatcmpl-9f2a7c1e5b3d4a60",
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": MODEL,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+    )
 
 
 def events(count: int) -> Iterator[bytes]:
@@ -99,7 +103,7 @@ def check(data: bytes, chunks: int, block: int = BLOCK) -> float:
     start = time.perf_counter()
     checker = StreamChecker(limits=UNLIMITED)
     for pos in range(0, len(data), block):
-        checker.feed(data[pos:pos + block])
+        checker.feed(data[pos : pos + block])
     result = checker.finish()
     elapsed = time.perf_counter() - start
     assert not result.violations, result.violations[:3]
@@ -107,8 +111,9 @@ def check(data: bytes, chunks: int, block: int = BLOCK) -> float:
     return elapsed
 
 
-def best_pair(first: Callable[[], float], second: Callable[[], float],
-              rounds: int) -> tuple[float, float]:
+def best_pair(
+    first: Callable[[], float], second: Callable[[], float], rounds: int
+) -> tuple[float, float]:
     """The best time of each side over `rounds` alternating runs."""
     a, b = [], []
     for _ in range(rounds):
@@ -159,12 +164,22 @@ class FlushingServer:
         while b"\r\n\r\n" not in request:
             request += conn.recv(65536)
         head, _, rest = request.partition(b"\r\n\r\n")
-        length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), b"0"))
+        length = int(
+            next(
+                (
+                    line.split(b":")[1]
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                b"0",
+            )
+        )
         while len(rest) < length:
             rest += conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                     b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        )
         for frame in self.frames:
             conn.sendall(frame)
         conn.sendall(b"0\r\n\r\n")
@@ -188,8 +203,10 @@ REQUEST = {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "str
 def bare_read(url: str) -> float:
     """Seconds of a bare httpx read of the stream (bytes counted, nothing parsed)."""
     start = time.perf_counter()
-    with httpx.Client() as http, http.stream("POST", f"{url}/chat/completions",
-                                             json=REQUEST) as response:
+    with (
+        httpx.Client() as http,
+        http.stream("POST", f"{url}/chat/completions", json=REQUEST) as response,
+    ):
         size = sum(map(len, response.iter_raw()))
     elapsed = time.perf_counter() - start
     assert size > 0
@@ -219,6 +236,7 @@ def live(count: int, rounds: int) -> float:
 
 
 # -- memory ---------------------------------------------------------------------------------
+
 
 def write_file(path: Path, count: int) -> None:
     """Write a `count`-chunk stream to `path` without holding it in memory."""
@@ -260,8 +278,10 @@ def memory(count: int) -> float:
     assert done.returncode == 0 and "CONFORMANT" in done.stdout, done.stdout + done.stderr
     assert f"{count + 1} events" in done.stdout, done.stdout
     peak = int(done.stderr.split()[-1]) / 1024
-    print(f"memory: `conformance check` on {count:,} chunks ({size / 1e6:.0f} MB file), "
-          f"{elapsed:.1f} s")
+    print(
+        f"memory: `conformance check` on {count:,} chunks ({size / 1e6:.0f} MB file), "
+        f"{elapsed:.1f} s"
+    )
     print(f"  peak RSS: {peak:.1f} MiB (goal <= {MEMORY_GOAL_MIB} MiB)")
     return peak
 
@@ -277,8 +297,10 @@ def machine() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return (f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"load {os.getloadavg()[0]:.2f}")
+    return (
+        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load {os.getloadavg()[0]:.2f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,8 @@ _EXPORTS = {
 }
 
 __all__ = [  # noqa: PLE0604  (the names of _EXPORTS, resolved lazily)
-    "__version__", *_EXPORTS,
+    "__version__",
+    *_EXPORTS,
 ]
 
 

@@ -73,11 +73,20 @@ def load_cases(path: Path) -> list[Case]:
 
 def _case(file: str, group: dict[str, Any], test: dict[str, Any]) -> Case:
     expect = test["expect"]
-    return Case(file, group["description"], test["description"],
-                test.get("spec", group.get("spec", "")), test["request"], expect["status"],
-                tuple(expect["rules"]), expect.get("http_rule"), test.get("repeat", 1),
-                tuple(group.get("profiles", ())), test.get("feature"),
-                dict(expect.get("outcome", {})))
+    return Case(
+        file,
+        group["description"],
+        test["description"],
+        test.get("spec", group.get("spec", "")),
+        test["request"],
+        expect["status"],
+        tuple(expect["rules"]),
+        expect.get("http_rule"),
+        test.get("repeat", 1),
+        tuple(group.get("profiles", ())),
+        test.get("feature"),
+        dict(expect.get("outcome", {})),
+    )
 
 
 def referenced_rules(case: Case) -> Iterator[str]:
@@ -163,14 +172,24 @@ def _outcome_problems(expect: dict[str, Any], result: StreamResult) -> list[Prob
     problems = []
     for index, reason in (result.finish_reasons or {0: None}).items():
         if wanted and reason != wanted:
-            problems.append(Problem(f"choice {index} ended with finish_reason {reason!r}",
-                                    expected=repr(wanted), received=repr(reason),
-                                    json_path=f"$.choices[{index}].finish_reason"))
+            problems.append(
+                Problem(
+                    f"choice {index} ended with finish_reason {reason!r}",
+                    expected=repr(wanted),
+                    received=repr(reason),
+                    json_path=f"$.choices[{index}].finish_reason",
+                )
+            )
         text = result.texts.get(index, "")
         if excluded and excluded in text:
-            problems.append(Problem(f"choice {index}'s text contains {excluded!r}",
-                                    expected=f"text without {excluded!r}",
-                                    received=repr(text[:120]), json_path="$.choices[*].delta"))
+            problems.append(
+                Problem(
+                    f"choice {index}'s text contains {excluded!r}",
+                    expected=f"text without {excluded!r}",
+                    received=repr(text[:120]),
+                    json_path="$.choices[*].delta",
+                )
+            )
     return problems
 
 
@@ -202,5 +221,13 @@ def _run_rejection(case: Case, client: Client, request: dict[str, Any] | bytes) 
 
 def _violation(rule_id: str, problem: Problem) -> Violation:
     rule = REGISTRY[rule_id]
-    return Violation(rule_id, rule.level, problem.message, problem.expected, problem.received,
-                     problem.event_index, problem.offset, problem.json_path)
+    return Violation(
+        rule_id,
+        rule.level,
+        problem.message,
+        problem.expected,
+        problem.received,
+        problem.event_index,
+        problem.offset,
+        problem.json_path,
+    )

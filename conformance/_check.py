@@ -108,9 +108,13 @@ class StreamChecker:
 
     def _rules(self, scope: str) -> list[Rule]:
         state = self.state
-        return [r for r in REGISTRY.by_scope(scope, self.profile)
-                if (state.live or not r.live_only) and r.id not in self.exclude
-                and (state.request_known or not r.needs_request)]
+        return [
+            r
+            for r in REGISTRY.by_scope(scope, self.profile)
+            if (state.live or not r.live_only)
+            and r.id not in self.exclude
+            and (state.request_known or not r.needs_request)
+        ]
 
     # -- HTTP layer ---------------------------------------------------------------------
 
@@ -161,8 +165,10 @@ class StreamChecker:
         if self.stopped:
             return
         self.stopped = reason
-        self.report(REGISTRY[rule_id], Problem(
-            reason, offset=self.parser.bytes_seen, event_index=self.state.events or None))
+        self.report(
+            REGISTRY[rule_id],
+            Problem(reason, offset=self.parser.bytes_seen, event_index=self.state.events or None),
+        )
 
     def _on_event(self, event: Event) -> None:
         state = self.state
@@ -202,40 +208,67 @@ class StreamChecker:
 
     def _schema_errors(self, event: Event, chunk: dict[str, Any]) -> None:
         for error in self._schema.errors(chunk):
-            problem = Problem(error.message, error.expected, error.received,
-                              error.json_path, event.index, event.offset)
+            problem = Problem(
+                error.message,
+                error.expected,
+                error.received,
+                error.json_path,
+                event.index,
+                event.offset,
+            )
             self.report(REGISTRY[error.rule_id], problem, event)
 
     def _not_a_chunk(self, event: Event, value: object) -> None:
         received = "invalid JSON" if value is _INVALID else f"JSON {type(value).__name__}"
-        self.report(REGISTRY["sse.data_json"], Problem(
-            "a data payload is neither a JSON object nor [DONE]",
-            expected="a chat.completion.chunk JSON object or [DONE]",
-            received=received, event_index=event.index, offset=event.offset), event)
+        self.report(
+            REGISTRY["sse.data_json"],
+            Problem(
+                "a data payload is neither a JSON object nor [DONE]",
+                expected="a chat.completion.chunk JSON object or [DONE]",
+                received=received,
+                event_index=event.index,
+                offset=event.offset,
+            ),
+            event,
+        )
 
     def _error_event(self, event: Event, chunk: dict[str, Any]) -> None:
         message = error_message(chunk)
         self.state.error_payloads.append((event.index, message))
-        self.report(REGISTRY["stream.error_event"], Problem(
-            f"the completion failed mid-stream: {message}",
-            expected="chunks until data: [DONE]",
-            received=f"an error event{f' (event: {event.type})' if event.type else ''}",
-            event_index=event.index, offset=event.offset), event)
+        self.report(
+            REGISTRY["stream.error_event"],
+            Problem(
+                f"the completion failed mid-stream: {message}",
+                expected="chunks until data: [DONE]",
+                received=f"an error event{f' (event: {event.type})' if event.type else ''}",
+                event_index=event.index,
+                offset=event.offset,
+            ),
+            event,
+        )
 
     def _on_observations(self) -> None:
-        new = self.parser.observations[self._seen_observations:]
+        new = self.parser.observations[self._seen_observations :]
         self._seen_observations = len(self.parser.observations)
         for observation in new:
             rule_id = _OBSERVATION_RULES.get(observation.kind)
             if rule_id == "transport.within_limits":
-                self.stop(f"{observation.detail or observation.kind} (line limit "
-                          f"{self.limits.max_line:,} bytes, event limit "
-                          f"{self.limits.max_event:,} bytes)")
+                self.stop(
+                    f"{observation.detail or observation.kind} (line limit "
+                    f"{self.limits.max_line:,} bytes, event limit "
+                    f"{self.limits.max_event:,} bytes)"
+                )
             elif rule_id:
-                self.report(REGISTRY[rule_id], Problem(
-                    observation.detail or "the body is not valid UTF-8",
-                    expected="valid UTF-8", received=observation.detail,
-                    offset=observation.offset, event_index=observation.event_index))
+                self.report(
+                    REGISTRY[rule_id],
+                    Problem(
+                        observation.detail or "the body is not valid UTF-8",
+                        expected="valid UTF-8",
+                        received=observation.detail,
+                        offset=observation.offset,
+                        event_index=observation.event_index,
+                    ),
+                )
 
     # -- results ------------------------------------------------------------------------
 
@@ -244,10 +277,19 @@ class StreamChecker:
         self.counts[rule.id] += 1
         if self.counts[rule.id] > MAX_PER_RULE:
             return
-        self.violations.append(Violation(
-            rule.id, rule.level, problem.message, problem.expected, problem.received,
-            problem.event_index, problem.offset, problem.json_path,
-            excerpt(event.data) if event is not None else ""))
+        self.violations.append(
+            Violation(
+                rule.id,
+                rule.level,
+                problem.message,
+                problem.expected,
+                problem.received,
+                problem.event_index,
+                problem.offset,
+                problem.json_path,
+                excerpt(event.data) if event is not None else "",
+            )
+        )
 
     def finish(self) -> StreamResult:
         """End of body: run the end-of-stream rules and return the result."""
@@ -278,12 +320,20 @@ class StreamChecker:
         state = self.state
         first_id = state.first_id if type(state.first_id) is str else None
         return StreamResult(
-            self.violations, dict(self.counts), self.applied, state.events, state.chunks,
-            self.parser.bytes_seen, first_id, list(self.parser.observations),
+            self.violations,
+            dict(self.counts),
+            self.applied,
+            state.events,
+            state.chunks,
+            self.parser.bytes_seen,
+            first_id,
+            list(self.parser.observations),
             dict(self.parser.line_endings),
             {i: "".join(c.text) for i, c in sorted(state.choices.items())},
-            bytes(self._transcript), self.stopped,
-            {i: c.finish_reason for i, c in sorted(state.choices.items())})
+            bytes(self._transcript),
+            self.stopped,
+            {i: c.finish_reason for i, c in sorted(state.choices.items())},
+        )
 
 
 _INVALID = object()

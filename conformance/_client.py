@@ -89,9 +89,13 @@ class Client:
         self.target = target
         idle = target.limits.idle_timeout
         self._http = httpx.Client(
-            verify=target.verify, timeout=httpx.Timeout(idle), follow_redirects=False,
-            headers={"Accept-Encoding": "gzip, deflate",
-                     "User-Agent": f"streaming-conformance/{__version__}"},
+            verify=target.verify,
+            timeout=httpx.Timeout(idle),
+            follow_redirects=False,
+            headers={
+                "Accept-Encoding": "gzip, deflate",
+                "User-Agent": f"streaming-conformance/{__version__}",
+            },
         )
 
     def __enter__(self) -> Client:
@@ -112,18 +116,26 @@ class Client:
         headers.update(self.target.headers)
         return headers
 
-    def stream(self, request: dict[str, Any] | bytes, *, http_rule: str | None = None,
-               keep_text: bool = False) -> LiveResult:
+    def stream(
+        self,
+        request: dict[str, Any] | bytes,
+        *,
+        http_rule: str | None = None,
+        keep_text: bool = False,
+    ) -> LiveResult:
         """Send a streaming request and judge the answer with every stream rule."""
         n = request.get("n") if isinstance(request, dict) else None
-        checker = StreamChecker(**load_profile(self.target.profile).checker_options(),
-                                limits=self.target.limits, live=True,
-                                requested_n=n if type(n) is int else 1, keep_text=keep_text,
-                                request=request if isinstance(request, dict) else None)
+        checker = StreamChecker(
+            **load_profile(self.target.profile).checker_options(),
+            limits=self.target.limits,
+            live=True,
+            requested_n=n if type(n) is int else 1,
+            keep_text=keep_text,
+            request=request if isinstance(request, dict) else None,
+        )
         live = self._new(request)
         checker.state.started_at = time.time()
-        self._send(live, lambda resp: self._read_stream(live, resp, checker, http_rule),
-                   checker)
+        self._send(live, lambda resp: self._read_stream(live, resp, checker, http_rule), checker)
         live.result = checker.finish()
         return live
 
@@ -143,8 +155,12 @@ class Client:
         exchange = live.exchange
         start = time.monotonic()
         try:
-            with self._http.stream("POST", exchange.url, content=exchange.request_body,
-                                   headers=exchange.request_headers) as response:
+            with self._http.stream(
+                "POST",
+                exchange.url,
+                content=exchange.request_body,
+                headers=exchange.request_headers,
+            ) as response:
                 exchange.status = response.status_code
                 exchange.reason = response.reason_phrase
                 exchange.response_headers = list(response.headers.multi_items())
@@ -158,8 +174,13 @@ class Client:
             _transport_failure(checker, exc, exchange.status is None)
         live.timing.total = time.monotonic() - start
 
-    def _read_stream(self, live: LiveResult, response: httpx.Response,
-                     checker: StreamChecker, http_rule: str | None) -> None:
+    def _read_stream(
+        self,
+        live: LiveResult,
+        response: httpx.Response,
+        checker: StreamChecker,
+        http_rule: str | None,
+    ) -> None:
         if not checker.check_response(live.exchange, http_rule=http_rule):
             live.body = _read_bounded(response, self.target.limits)
             return
@@ -174,8 +195,10 @@ class Client:
                     return
                 if now > deadline:
                     feeder.flush()
-                    checker.stop(f"the stream was still open after the {limits.deadline:g} s "
-                                 "whole-stream deadline")
+                    checker.stop(
+                        f"the stream was still open after the {limits.deadline:g} s "
+                        "whole-stream deadline"
+                    )
                     return
         finally:  # what arrived before a limit, an error or the end is checked first
             feeder.flush()
@@ -261,17 +284,24 @@ def _as_httpx_errors(pieces: Iterator[bytes]) -> Iterator[bytes]:
 
 def _transport_failure(checker: StreamChecker, exc: httpx.HTTPError, before_status: bool) -> None:
     if isinstance(exc, httpx.TimeoutException):
-        checker.stop(f"no data for {checker.limits.idle_timeout:g} s (idle timeout "
-                     f"--target-timeout): {_describe(exc)}")
+        checker.stop(
+            f"no data for {checker.limits.idle_timeout:g} s (idle timeout "
+            f"--target-timeout): {_describe(exc)}"
+        )
     elif before_status and HEAD_TOO_LONG in str(exc):
-        checker.stop(f"the response head exceeds the client's {HEAD_LIMIT // 1024} KiB "
-                     f"limit on status line and headers: {_describe(exc)}")
+        checker.stop(
+            f"the response head exceeds the client's {HEAD_LIMIT // 1024} KiB "
+            f"limit on status line and headers: {_describe(exc)}"
+        )
     elif before_status:
-        checker.stop(f"the answer is not a valid HTTP response: {_describe(exc)}",
-                     "transport.complete")
+        checker.stop(
+            f"the answer is not a valid HTTP response: {_describe(exc)}", "transport.complete"
+        )
     else:
-        checker.stop(f"the connection failed before the response was complete: "
-                     f"{_describe(exc)}", "transport.complete")
+        checker.stop(
+            f"the connection failed before the response was complete: {_describe(exc)}",
+            "transport.complete",
+        )
 
 
 def _describe(exc: BaseException) -> str:
@@ -282,6 +312,8 @@ def _describe(exc: BaseException) -> str:
 def _describe_connect(exc: BaseException, url: str) -> str:
     text = _describe(exc)
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-        return (f"cannot connect to {url}: the server's TLS certificate is not trusted "
-                f"({text}); pass --ca-bundle FILE to trust its CA")
+        return (
+            f"cannot connect to {url}: the server's TLS certificate is not trusted "
+            f"({text}); pass --ca-bundle FILE to trust its CA"
+        )
     return f"cannot connect to {url}: {text}"

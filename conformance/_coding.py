@@ -30,8 +30,9 @@ def decoded(body: Iterator[bytes], coding: str | None) -> Iterator[bytes]:
         return body
     if name not in SUPPORTED:
         raise CodingError(f"unsupported Content-Encoding {name!r}")
-    return _inflate(body, zlib.decompressobj(16 + zlib.MAX_WBITS if "gzip" in name
-                                             else zlib.MAX_WBITS))
+    return _inflate(
+        body, zlib.decompressobj(16 + zlib.MAX_WBITS if "gzip" in name else zlib.MAX_WBITS)
+    )
 
 
 def _inflate(body: Iterator[bytes], inflater: zlib._Decompress) -> Iterator[bytes]:

@@ -51,9 +51,14 @@ class UnreadableError(Exception):
 def offline_limits(limits: Limits | None = None) -> Limits:
     """Limits for a recording: no event or byte limit (memory stays flat), lines as live."""
     base = limits or Limits()
-    return Limits(idle_timeout=base.idle_timeout, deadline=base.deadline,
-                  max_events=UNLIMITED, max_bytes=UNLIMITED, max_line=base.max_line,
-                  max_event=base.max_event)
+    return Limits(
+        idle_timeout=base.idle_timeout,
+        deadline=base.deadline,
+        max_events=UNLIMITED,
+        max_bytes=UNLIMITED,
+        max_line=base.max_line,
+        max_event=base.max_event,
+    )
 
 
 @dataclass(slots=True)
@@ -188,8 +193,9 @@ def _curl_head(data: bytes) -> tuple[dict[str, str], Exchange, bytes] | None:
     return _response_head(data, position, meta)
 
 
-def _response_head(data: bytes, position: int,
-                   meta: dict[str, str]) -> tuple[dict[str, str], Exchange, bytes] | None:
+def _response_head(
+    data: bytes, position: int, meta: dict[str, str]
+) -> tuple[dict[str, str], Exchange, bytes] | None:
     while True:
         end, after = _head_end(data, position)
         if end < 0:
@@ -197,15 +203,17 @@ def _response_head(data: bytes, position: int,
         lines = data[position:end].replace(b"\r\n", b"\n").split(b"\n")
         exchange = _exchange(lines, meta)
         interim = exchange.status is not None and (
-            100 <= exchange.status < 200 or exchange.reason.lower() == "connection established")
+            100 <= exchange.status < 200 or exchange.reason.lower() == "connection established"
+        )
         if not interim or not data[after:].lstrip(b"\r\n").startswith(b"HTTP/"):
             return meta, exchange, data[after:]
         position = after + (len(data[after:]) - len(data[after:].lstrip(b"\r\n")))
 
 
 def _head_end(data: bytes, start: int) -> tuple[int, int]:
-    ends = [(i, i + len(sep)) for sep in (b"\r\n\r\n", b"\n\n")
-            if (i := data.find(sep, start)) >= 0]
+    ends = [
+        (i, i + len(sep)) for sep in (b"\r\n\r\n", b"\n\n") if (i := data.find(sep, start)) >= 0
+    ]
     return min(ends) if ends else (-1, -1)
 
 
@@ -241,9 +249,11 @@ def _curl_body(recording: Recording, rest: bytes, pieces: Iterator[bytes]) -> It
             held = held[-TAIL:]
     marker = _CURL_EXIT.search(held)
     if marker:
-        recording.failure = (f"the transfer failed: curl exited with code "
-                             f"{marker.group(1).decode()} before the response was complete")
-        held = held[:marker.start()]
+        recording.failure = (
+            f"the transfer failed: curl exited with code "
+            f"{marker.group(1).decode()} before the response was complete"
+        )
+        held = held[: marker.start()]
     if held:
         yield held
 
@@ -294,20 +304,25 @@ def _har_headers(message: dict[str, Any]) -> list[tuple[str, str]]:
     headers = message.get("headers")
     if not isinstance(headers, list):
         return []
-    return [(str(h.get("name", "")), str(h.get("value", ""))) for h in headers
-            if isinstance(h, dict)]
+    return [
+        (str(h.get("name", "")), str(h.get("value", ""))) for h in headers if isinstance(h, dict)
+    ]
 
 
 def _har_recording(label: str, entry: dict[str, Any], response: dict[str, Any]) -> Recording:
     request = entry.get("request")
     request = request if isinstance(request, dict) else {}
     status = response.get("status")
-    exchange = Exchange(str(request.get("method", "POST")), str(request.get("url", "")),
-                        status=status if isinstance(status, int) else None,
-                        reason=str(response.get("statusText", "")),
-                        response_headers=_har_headers(response))
-    exchange.response_headers = [(k, v) for k, v in exchange.response_headers
-                                 if k.lower() != "content-encoding"]  # HAR bodies are decoded
+    exchange = Exchange(
+        str(request.get("method", "POST")),
+        str(request.get("url", "")),
+        status=status if isinstance(status, int) else None,
+        reason=str(response.get("statusText", "")),
+        response_headers=_har_headers(response),
+    )
+    exchange.response_headers = [
+        (k, v) for k, v in exchange.response_headers if k.lower() != "content-encoding"
+    ]  # HAR bodies are decoded
     post = request.get("postData")
     meta = {"body": str(post.get("text", ""))} if isinstance(post, dict) else {}
     return Recording(label, "har", [_har_body(label, response)], exchange, _request(meta))
@@ -329,11 +344,17 @@ def _har_body(label: str, response: dict[str, Any]) -> bytes:
 # -- judging --------------------------------------------------------------------------------
 
 
-def judge(recording: Recording, profile: Profile, *, keep_text: bool = False,
-          limits: Limits | None = None) -> Judged:
+def judge(
+    recording: Recording, profile: Profile, *, keep_text: bool = False, limits: Limits | None = None
+) -> Judged:
     """Check one recording with every rule of `profile` that a recording can show."""
-    checker = StreamChecker(**profile.checker_options(), limits=offline_limits(limits),
-                            live=False, keep_text=keep_text, request=recording.request)
+    checker = StreamChecker(
+        **profile.checker_options(),
+        limits=offline_limits(limits),
+        live=False,
+        keep_text=keep_text,
+        request=recording.request,
+    )
     judged = Judged(recording.label, recording.kind, profile.name, None)
     try:
         parsed = _feed(checker, recording)
@@ -379,25 +400,33 @@ def _has_data_line(body: Iterable[bytes]) -> bool:
 def _not_a_stream(recording: Recording, checker: StreamChecker, parsed: bool | None) -> str | None:
     exchange = recording.exchange
     if parsed is False and exchange is not None:
-        return (f"{recording.label}: not an event stream: HTTP {exchange.status} "
-                f"{exchange.header('content-type') or 'without Content-Type'} (answers to "
-                "bad requests are judged by the live suite)")
+        return (
+            f"{recording.label}: not an event stream: HTTP {exchange.status} "
+            f"{exchange.header('content-type') or 'without Content-Type'} (answers to "
+            "bad requests are judged by the live suite)"
+        )
     if parsed is None or exchange is not None or checker.stopped or checker.state.events:
         return None  # a recorded head that declares an event stream makes it one, even empty
     if checker.state.pending_data is not None:
         return None
-    return (f"{recording.label}: not an event stream: no `data:` event in "
-            f"{checker.parser.bytes_seen:,} bytes")
+    return (
+        f"{recording.label}: not an event stream: no `data:` event in "
+        f"{checker.parser.bytes_seen:,} bytes"
+    )
 
 
-def not_applicable(profile: Profile, recording: Recording, checker: StreamChecker,
-                   result: StreamResult) -> list[tuple[str, str]]:
+def not_applicable(
+    profile: Profile, recording: Recording, checker: StreamChecker, result: StreamResult
+) -> list[tuple[str, str]]:
     """(rule id, why) for every rule of the profile this recording could not judge."""
     judged = result.applied | set(result.counts) | {"transport.within_limits"}
     if recording.kind == "curl":
         judged.add("transport.complete")  # curl records a failed transfer (exit code)
-    return [(rule.id, _why(rule, recording, checker, result)) for rule in profile.rules()
-            if rule.id not in judged]
+    return [
+        (rule.id, _why(rule, recording, checker, result))
+        for rule in profile.rules()
+        if rule.id not in judged
+    ]
 
 
 _SCOPE_REASONS = {
@@ -412,10 +441,14 @@ def _why(rule: Rule, recording: Recording, checker: StreamChecker, result: Strea
     reasons: list[tuple[bool, Callable[[], str]]] = [
         (rule.scope in _SCOPE_REASONS, lambda: _SCOPE_REASONS[rule.scope]),
         (rule.live_only, lambda: "needs a live exchange (the time of the request)"),
-        (rule.scope == "response" and recording.exchange is None,
-         lambda: "a raw body records no status line or headers"),
-        (rule.needs_request and not checker.state.request_known,
-         lambda: "the request is not recorded"),
+        (
+            rule.scope == "response" and recording.exchange is None,
+            lambda: "a raw body records no status line or headers",
+        ),
+        (
+            rule.needs_request and not checker.state.request_known,
+            lambda: "the request is not recorded",
+        ),
         (bool(checker.state.error_payloads), lambda: "not judged: the completion failed"),
         (result.stopped is not None, lambda: f"not judged: {result.stopped}"),
     ]
@@ -426,9 +459,8 @@ def _tool_calls(checker: StreamChecker) -> dict[int, list[ToolCallText]]:
     calls: dict[int, list[ToolCallText]] = {}
     for index, choice in sorted(checker.state.choices.items()):
         for call in sorted(choice.tools.values(), key=lambda c: c.index):
-            arguments = "".join(call.arguments) if call.whole is None else \
-                orjson.dumps(call.whole).decode()
-            calls.setdefault(index, []).append(
-                ToolCallText(call.index, call.name or "", arguments))
+            arguments = (
+                "".join(call.arguments) if call.whole is None else orjson.dumps(call.whole).decode()
+            )
+            calls.setdefault(index, []).append(ToolCallText(call.index, call.name or "", arguments))
     return calls
-

@@ -26,9 +26,11 @@ def render_text(judged: Judged, *, strict: bool = False, show_text: bool = False
         return f"{judged.label}: UNREADABLE: {judged.unreadable}"
     result = judged.result
     assert result is not None
-    lines = [f"{judged.label}: {judged.verdict(strict=strict).upper()} (profile "
-             f"{judged.profile}, {KINDS[judged.kind]}, {result.events} events, "
-             f"{result.body_bytes:,} bytes)"]
+    lines = [
+        f"{judged.label}: {judged.verdict(strict=strict).upper()} (profile "
+        f"{judged.profile}, {KINDS[judged.kind]}, {result.events} events, "
+        f"{result.body_bytes:,} bytes)"
+    ]
     lines += [f"  the completion failed: {message}" for message in judged.completion_failures]
     lines += [_indent(render_violation(v)) for v in result.violations]
     lines += _omitted(judged)
@@ -47,8 +49,11 @@ def _indent(block: str) -> str:
 def _omitted(judged: Judged) -> list[str]:
     assert judged.result is not None
     kept = Counter(v.rule_id for v in judged.result.violations)
-    return [f"  ... {rule_id}: {count - kept[rule_id]} more violation(s) not shown"
-            for rule_id, count in judged.result.counts.items() if count > kept[rule_id]]
+    return [
+        f"  ... {rule_id}: {count - kept[rule_id]} more violation(s) not shown"
+        for rule_id, count in judged.result.counts.items()
+        if count > kept[rule_id]
+    ]
 
 
 def _message_text(judged: Judged) -> list[str]:
@@ -57,56 +62,88 @@ def _message_text(judged: Judged) -> list[str]:
     indexes = sorted(set(judged.result.texts) | set(judged.tool_calls))
     for index in indexes:
         lines.append(f"  choice {index}: {judged.result.texts.get(index, '')!r}")
-        lines += [f"    tool call {call.index}: {call.name}({call.arguments})"
-                  for call in judged.tool_calls.get(index, [])]
+        lines += [
+            f"    tool call {call.index}: {call.name}({call.arguments})"
+            for call in judged.tool_calls.get(index, [])
+        ]
     return lines or ["  (no choice delivered any text)"]
 
 
 def summary(judged: list[Judged], *, strict: bool = False) -> str:
     """One line counting the verdicts."""
     counts = Counter(j.verdict(strict=strict) for j in judged)
-    parts = [f"{counts[v]} {v}" for v in ("conformant", "not conformant", "unreadable")
-             if counts[v]]
+    parts = [
+        f"{counts[v]} {v}" for v in ("conformant", "not conformant", "unreadable") if counts[v]
+    ]
     return f"{len(judged)} recording(s): {', '.join(parts) or 'none'}"
 
 
 def render_json(judged: list[Judged], *, strict: bool = False, show_text: bool = False) -> bytes:
     """Every verdict as one JSON document."""
-    document = {"recordings": [_as_dict(j, strict, show_text) for j in judged],
-                "summary": dict(Counter(j.verdict(strict=strict) for j in judged))}
+    document = {
+        "recordings": [_as_dict(j, strict, show_text) for j in judged],
+        "summary": dict(Counter(j.verdict(strict=strict) for j in judged)),
+    }
     return orjson.dumps(document, option=orjson.OPT_INDENT_2)
 
 
 def _as_dict(judged: Judged, strict: bool, show_text: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"recording": judged.label, "format": judged.kind,
-                           "profile": judged.profile, "verdict": judged.verdict(strict=strict)}
+    out: dict[str, Any] = {
+        "recording": judged.label,
+        "format": judged.kind,
+        "profile": judged.profile,
+        "verdict": judged.verdict(strict=strict),
+    }
     if judged.unreadable is not None:
         return {**out, "error": judged.unreadable}
     result = judged.result
     assert result is not None
-    out.update(events=result.events, bytes=result.body_bytes,
-               completion_failed=judged.completion_failures,
-               violations=[_violation(v) for v in result.violations], counts=result.counts,
-               not_applicable=[{"rule": r, "reason": why} for r, why in judged.not_applicable])
+    out.update(
+        events=result.events,
+        bytes=result.body_bytes,
+        completion_failed=judged.completion_failures,
+        violations=[_violation(v) for v in result.violations],
+        counts=result.counts,
+        not_applicable=[{"rule": r, "reason": why} for r, why in judged.not_applicable],
+    )
     if show_text:
-        out["messages"] = {str(i): {"content": result.texts.get(i, ""), "tool_calls": [
-            {"index": c.index, "name": c.name, "arguments": c.arguments}
-            for c in judged.tool_calls.get(i, [])]}
-            for i in sorted(set(result.texts) | set(judged.tool_calls))}
+        out["messages"] = {
+            str(i): {
+                "content": result.texts.get(i, ""),
+                "tool_calls": [
+                    {"index": c.index, "name": c.name, "arguments": c.arguments}
+                    for c in judged.tool_calls.get(i, [])
+                ],
+            }
+            for i in sorted(set(result.texts) | set(judged.tool_calls))
+        }
     return out
 
 
 def _violation(violation: Violation) -> dict[str, Any]:
     rule = REGISTRY.get(violation.rule_id)
-    return {"rule": violation.rule_id, "level": str(violation.level),
-            "title": rule.title if rule else "", "message": violation.message,
-            "event_index": violation.event_index, "offset": violation.offset,
-            "json_path": violation.json_path, "expected": violation.expected,
-            "received": violation.received, "event": violation.event_excerpt}
+    return {
+        "rule": violation.rule_id,
+        "level": str(violation.level),
+        "title": rule.title if rule else "",
+        "message": violation.message,
+        "event_index": violation.event_index,
+        "offset": violation.offset,
+        "json_path": violation.json_path,
+        "expected": violation.expected,
+        "received": violation.received,
+        "event": violation.event_excerpt,
+    }
 
 
-def check_files(paths: list[str], *, profile: str = "alphaedge", fmt: str = "text",
-                show_text: bool = False, strict: bool = False) -> int:
+def check_files(
+    paths: list[str],
+    *,
+    profile: str = "alphaedge",
+    fmt: str = "text",
+    show_text: bool = False,
+    strict: bool = False,
+) -> int:
     """`conformance check`: 0 all conformant, 1 some not conformant, 2 a file unreadable."""
     import sys
 

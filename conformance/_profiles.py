@@ -53,8 +53,11 @@ class Profile:
 
     def checker_options(self) -> dict[str, Any]:
         """The `StreamChecker` keyword arguments that select this profile."""
-        return {"profile": self.name, "chunk_schema": self.chunk_schema,
-                "exclude": frozenset(self.exclude)}
+        return {
+            "profile": self.name,
+            "chunk_schema": self.chunk_schema,
+            "exclude": frozenset(self.exclude),
+        }
 
     def requires(self, feature: str) -> bool:
         """Whether an endpoint of this profile must support `feature` (not merely may)."""
@@ -71,7 +74,8 @@ def load_profile(name: str) -> Profile:
     """The profile called `name` (cached)."""
     if name not in profile_names():
         raise UnknownProfileError(
-            f"unknown profile {name!r}; known profiles: {', '.join(profile_names())}")
+            f"unknown profile {name!r}; known profiles: {', '.join(profile_names())}"
+        )
     path = resource_dir("profiles") / f"{name}.yaml"
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     return _parse(path.name, name, document)
@@ -87,5 +91,11 @@ def _parse(file: str, name: str, document: Any) -> Profile:
     if required - FEATURES:
         raise UnknownProfileError(f"{file}: unknown features {sorted(required - FEATURES)}")
     exclude = {str(k): str(v) for k, v in (document.get("exclude") or {}).items()}
-    return Profile(name, str(document.get("title", name)), str(document.get("source", "")),
-                   schema, exclude, required)
+    return Profile(
+        name,
+        str(document.get("title", name)),
+        str(document.get("source", "")),
+        schema,
+        exclude,
+        required,
+    )

@@ -28,7 +28,15 @@ RFC9110 = "RFC 9110, HTTP Semantics"
 SUITE = "Conformance suite policy"
 
 SCOPES = (
-    "response", "chunk", "end", "rejection", "session", "case", "schema", "framing", "transport",
+    "response",
+    "chunk",
+    "end",
+    "rejection",
+    "session",
+    "case",
+    "schema",
+    "framing",
+    "transport",
 )
 
 
@@ -123,8 +131,20 @@ def rule(
     """Decorator: register the decorated function as the check of a rule."""
 
     def register(check: Callable[..., Any]) -> Callable[..., Any]:
-        REGISTRY.add(_make(rule_id, level, title, source, sentence, scope, check,
-                           live_only, profiles, needs_request))
+        REGISTRY.add(
+            _make(
+                rule_id,
+                level,
+                title,
+                source,
+                sentence,
+                scope,
+                check,
+                live_only,
+                profiles,
+                needs_request,
+            )
+        )
         return check
 
     return register
@@ -142,8 +162,9 @@ def declare(
     profiles: frozenset[str] | None = None,
 ) -> Rule:
     """Register a rule enforced by the checker itself (schema, framing, transport)."""
-    return REGISTRY.add(_make(rule_id, level, title, source, sentence, scope, None,
-                              live_only, profiles))
+    return REGISTRY.add(
+        _make(rule_id, level, title, source, sentence, scope, None, live_only, profiles)
+    )
 
 
 def _make(  # noqa: PLR0917  (private: mirrors the Rule fields in order)
@@ -158,5 +179,15 @@ def _make(  # noqa: PLR0917  (private: mirrors the Rule fields in order)
     profiles: frozenset[str] | None,
     needs_request: bool = False,
 ) -> Rule:
-    return Rule(rule_id, level, title, source, sentence, scope, check, live_only,
-                profiles if profiles is not None else frozenset({"*"}), needs_request)
+    return Rule(
+        rule_id,
+        level,
+        title,
+        source,
+        sentence,
+        scope,
+        check,
+        live_only,
+        profiles if profiles is not None else frozenset({"*"}),
+        needs_request,
+    )

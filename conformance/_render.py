@@ -10,8 +10,11 @@ def render_violation(violation: Violation) -> str:
     """One violation as a short block: rule, message, location, expected vs received."""
     rule = REGISTRY.get(violation.rule_id)
     title = f" - {rule.title}" if rule else ""
-    lines = [f"[{violation.level}] {violation.rule_id}{title}", f"  {violation.message}",
-             f"  at: {violation.location()}"]
+    lines = [
+        f"[{violation.level}] {violation.rule_id}{title}",
+        f"  {violation.message}",
+        f"  at: {violation.location()}",
+    ]
     if violation.expected:
         lines.append(f"  expected: {violation.expected}")
     if violation.received:

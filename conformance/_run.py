@@ -30,8 +30,10 @@ def _target(url: str | None) -> Iterator[str]:
     from conformance.server import ServerThread
 
     with ServerThread() as server:
-        print(f"conformance: started the built-in reference server at {server.base_url}",
-              file=sys.stderr)
+        print(
+            f"conformance: started the built-in reference server at {server.base_url}",
+            file=sys.stderr,
+        )
         yield server.base_url
 
 
@@ -62,12 +64,21 @@ def report_paths(out: Path, url: str, when: datetime) -> ReportPaths:
     return ReportPaths(*(stem.with_name(f"{stem.name}.{ext}") for ext in ("html", "json", "xml")))
 
 
-def pytest_arguments(args: argparse.Namespace, url: str, extra: list[str],
-                     paths: ReportPaths | None = None) -> list[str]:
+def pytest_arguments(
+    args: argparse.Namespace, url: str, extra: list[str], paths: ReportPaths | None = None
+) -> list[str]:
     """The pytest command line of a run."""
-    argv = ["--target-url", url, "--profile", args.profile, "-p", "no:cacheprovider",
-            # this process imported the package before pytest could rewrite its asserts
-            "-W", "ignore:Module already imported:pytest.PytestAssertRewriteWarning"]
+    argv = [
+        "--target-url",
+        url,
+        "--profile",
+        args.profile,
+        "-p",
+        "no:cacheprovider",
+        # this process imported the package before pytest could rewrite its asserts
+        "-W",
+        "ignore:Module already imported:pytest.PytestAssertRewriteWarning",
+    ]
     if args.model:
         argv += ["--model", args.model]
     if args.strict:
@@ -75,8 +86,13 @@ def pytest_arguments(args: argparse.Namespace, url: str, extra: list[str],
     if getattr(args, "baseline", None):
         argv += ["--baseline", args.baseline]
     if paths is not None:
-        argv += [f"--html={paths.html}", "--self-contained-html",
-                 f"--junitxml={paths.junit}", "--certificate", str(paths.json)]
+        argv += [
+            f"--html={paths.html}",
+            "--self-contained-html",
+            f"--junitxml={paths.junit}",
+            "--certificate",
+            str(paths.json),
+        ]
     return argv + extra
 
 
@@ -103,19 +119,26 @@ def _read(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _summary(certificate: dict[str, Any] | None, paths: ReportPaths, status: int,
-             pytest_code: int) -> None:
+def _summary(
+    certificate: dict[str, Any] | None, paths: ReportPaths, status: int, pytest_code: int
+) -> None:
     """The last lines of a run: verdict, MUST/SHOULD counts, the files written."""
     print()
     if certificate is None:
-        print(f"conformance: no verdict (pytest exited with status {pytest_code}); "
-              f"exit status {status}")
+        print(
+            f"conformance: no verdict (pytest exited with status {pytest_code}); "
+            f"exit status {status}"
+        )
         return
     from conformance._report._html import counts_line
 
-    meaning = {EXIT_OK: "pass", EXIT_FAILED: "not certified",
-               EXIT_USAGE: "the target could not be reached" if pytest_code in (0, 1)
-               else f"usage error: pytest exited with status {pytest_code}"}[status]
+    meaning = {
+        EXIT_OK: "pass",
+        EXIT_FAILED: "not certified",
+        EXIT_USAGE: "the target could not be reached"
+        if pytest_code in (0, 1)
+        else f"usage error: pytest exited with status {pytest_code}",
+    }[status]
     print(f"conformance: {certificate['verdict']} - {certificate['target']['url']}")
     print(f"  {counts_line(certificate)}")
     for reason in certificate["reasons"]:

@@ -109,8 +109,11 @@ def _keep_text(state: ChoiceState, delta: dict[str, Any]) -> None:
     if type(content) is str:
         state.text.append(content)
     elif type(content) is list:  # typed content parts (Mistral): keep the text parts
-        state.text.extend(part["text"] for part in content if type(part) is dict
-                          and part.get("type") == "text" and type(part.get("text")) is str)
+        state.text.extend(
+            part["text"]
+            for part in content
+            if type(part) is dict and part.get("type") == "text" and type(part.get("text")) is str
+        )
 
 
 def tool_call_key(choice: ChoiceState, call: dict[str, Any]) -> int:

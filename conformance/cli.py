@@ -13,12 +13,13 @@ def _serve(args: argparse.Namespace, extra: list[str]) -> int:
     from conformance.server import FAULTS, VARIATIONS, serve
 
     if args.fault and args.fault not in FAULTS:
-        print(f"unknown fault {args.fault!r}; known: {', '.join(sorted(FAULTS))}",
-              file=sys.stderr)
+        print(f"unknown fault {args.fault!r}; known: {', '.join(sorted(FAULTS))}", file=sys.stderr)
         return EXIT_USAGE
     if args.variation and args.variation not in VARIATIONS:
-        print(f"unknown variation {args.variation!r}; known: {', '.join(sorted(VARIATIONS))}",
-              file=sys.stderr)
+        print(
+            f"unknown variation {args.variation!r}; known: {', '.join(sorted(VARIATIONS))}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     serve(args.host, args.port, fault=args.fault, variation=args.variation)
     return EXIT_OK
@@ -59,8 +60,9 @@ def rules_markdown() -> str:
     for rule in REGISTRY:
         live = " (live only)" if rule.live_only else ""
         profiles = "" if "*" in rule.profiles else f" ({', '.join(sorted(rule.profiles))})"
-        rows.append(f"| `{rule.id}` | {rule.level} | {rule.title}{live}{profiles} | "
-                    f"{rule.source} |")
+        rows.append(
+            f"| `{rule.id}` | {rule.level} | {rule.title}{live}{profiles} | {rule.source} |"
+        )
     return "\n".join(rows)
 
 
@@ -83,26 +85,42 @@ def _verify_report(args: argparse.Namespace, extra: list[str]) -> int:
 def _check(args: argparse.Namespace, extra: list[str]) -> int:
     from conformance._offline_render import check_files
 
-    return check_files(args.paths, profile=args.profile, fmt=args.format,
-                       show_text=args.show_text, strict=args.strict)
+    return check_files(
+        args.paths,
+        profile=args.profile,
+        fmt=args.format,
+        show_text=args.show_text,
+        strict=args.strict,
+    )
 
 
 def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    check = commands.add_parser("check", help="judge recorded streams offline (raw SSE, "
-                                "curl -i output, HAR): 0 conformant, 1 not, 2 unreadable")
+    check = commands.add_parser(
+        "check",
+        help="judge recorded streams offline (raw SSE, "
+        "curl -i output, HAR): 0 conformant, 1 not, 2 unreadable",
+    )
     check.add_argument("paths", nargs="+", metavar="PATH", help="recorded stream(s)")
-    check.add_argument("--profile", default="alphaedge",
-                       help="rule profile: alphaedge, openai or mistral")
+    check.add_argument(
+        "--profile", default="alphaedge", help="rule profile: alphaedge, openai or mistral"
+    )
     check.add_argument("--format", choices=("text", "json"), default="text")
-    check.add_argument("--show-text", action="store_true",
-                       help="print each choice's reassembled message and tool calls")
+    check.add_argument(
+        "--show-text",
+        action="store_true",
+        help="print each choice's reassembled message and tool calls",
+    )
     check.add_argument("--strict", action="store_true", help="SHOULD violations fail too")
     check.set_defaults(func=_check)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="conformance", description=(
-        "Conformance suite for streaming chat-completion APIs (SSE chat.completion.chunk)."))
+    parser = argparse.ArgumentParser(
+        prog="conformance",
+        description=(
+            "Conformance suite for streaming chat-completion APIs (SSE chat.completion.chunk)."
+        ),
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the built-in reference server")
@@ -120,8 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_argument("--markdown", action="store_true", help="print the README's table")
     rules.set_defaults(func=_rules)
 
-    run = commands.add_parser("run", help="run the suite and write the reports (pytest "
-                              "arguments may follow)")
+    run = commands.add_parser(
+        "run", help="run the suite and write the reports (pytest arguments may follow)"
+    )
     run.add_argument("--target-url", help="API base URL; default: start the built-in server")
     run.add_argument("--model", help="model to request")
     run.add_argument("--profile", default="alphaedge")
@@ -131,8 +150,11 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
     _add_check(commands)
 
-    verify = commands.add_parser("verify-report", help="check a JSON certificate against "
-                                 "its schema and its sha256 digest (a digest, not a signature)")
+    verify = commands.add_parser(
+        "verify-report",
+        help="check a JSON certificate against "
+        "its schema and its sha256 digest (a digest, not a signature)",
+    )
     verify.add_argument("file", help="the certificate (.json) written by `conformance run`")
     verify.set_defaults(func=_verify_report)
     return parser

@@ -58,14 +58,23 @@ def _positive(value: str) -> int:
 
 
 CERTIFICATE = Option("--certificate", "Write the JSON certificate of the run to this file.")
-BASELINE = Option("--baseline", "File of known-failing rule ids (one per line or a YAML "
-                  "list): failures within it pass; an entry that now passes fails the run.")
+BASELINE = Option(
+    "--baseline",
+    "File of known-failing rule ids (one per line or a YAML "
+    "list): failures within it pass; an entry that now passes fails the run.",
+)
 
 OPTIONS = (
-    Option("--target-url", "Base URL of the API under test, e.g. https://api.example.com/v1; "
-           "requests go to {base}/chat/completions."),
-    Option("--api-key", "API key sent as a bearer token (default: $ALPHAEDGE_API_KEY). "
-           "Never written to any output."),
+    Option(
+        "--target-url",
+        "Base URL of the API under test, e.g. https://api.example.com/v1; "
+        "requests go to {base}/chat/completions.",
+    ),
+    Option(
+        "--api-key",
+        "API key sent as a bearer token (default: $ALPHAEDGE_API_KEY). "
+        "Never written to any output.",
+    ),
     Option("--model", "Model to request.", DEFAULT_MODEL),
     Option("--profile", "Rule profile (the documented API by default).", "alphaedge"),
     Option("--target-timeout", "Idle read timeout in seconds.", 30.0, float),
@@ -73,14 +82,28 @@ OPTIONS = (
     Option("--max-events", "Most events read from one stream.", 100_000, int),
     Option("--max-bytes", "Most MiB read from one response body.", 64 * 1024 * 1024, _mib),
     Option("--max-line", "Longest SSE line accepted, in MiB.", 1024 * 1024, _mib),
-    Option("--property-examples", "Requests each hypothesis property sends (a paid target "
-           "is billed for each).", 10, int),
+    Option(
+        "--property-examples",
+        "Requests each hypothesis property sends (a paid target is billed for each).",
+        10,
+        int,
+    ),
     Option("--concurrency", "Streams the concurrency test opens at once.", 8, _positive),
-    Option("--no-shrink", "Report a failing property example as found, without the extra "
-           "requests hypothesis sends to shrink it to a minimal one.",
-           False, lambda v: v.lower() in ("1", "true", "yes", "on"), is_flag=True),
-    Option("--insecure", "Do not verify the target's TLS certificate (loudly reported).",
-           False, lambda v: v.lower() in ("1", "true", "yes", "on"), is_flag=True),
+    Option(
+        "--no-shrink",
+        "Report a failing property example as found, without the extra "
+        "requests hypothesis sends to shrink it to a minimal one.",
+        False,
+        lambda v: v.lower() in ("1", "true", "yes", "on"),
+        is_flag=True,
+    ),
+    Option(
+        "--insecure",
+        "Do not verify the target's TLS certificate (loudly reported).",
+        False,
+        lambda v: v.lower() in ("1", "true", "yes", "on"),
+        is_flag=True,
+    ),
     Option("--ca-bundle", "CA bundle file used to verify the target's TLS certificate."),
     CERTIFICATE,
     BASELINE,
@@ -93,11 +116,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if option.is_flag:
             group.addoption(option.flag, action="store_true", default=None, help=option.help)
         else:
-            group.addoption(option.flag, default=None, help=f"{option.help} "
-                            f"[env {option.env}; ini {option.dest}]")
+            group.addoption(
+                option.flag,
+                default=None,
+                help=f"{option.help} [env {option.env}; ini {option.dest}]",
+            )
         parser.addini(option.dest, option.help, default=None)
-    group.addoption("--header", action="append", default=[], metavar="'Name: value'",
-                    help="Extra request header (repeatable); its value is never written out.")
+    group.addoption(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'Name: value'",
+        help="Extra request header (repeatable); its value is never written out.",
+    )
 
 
 def _resolve(config: pytest.Config, option: Option) -> Any:
@@ -126,8 +157,9 @@ def suite_paths() -> list[str]:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
-                                  args: list[str]) -> None:
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
     namespace = early_config.known_args_namespace
     target = getattr(namespace, "target_url", None) or os.environ.get("CONFORMANCE_TARGET_URL")
     if target and not namespace.file_or_dir:
@@ -162,20 +194,36 @@ def build_settings(config: pytest.Config) -> Settings:
     from conformance._model import Limits
 
     values = {o.dest: _resolve(config, o) for o in OPTIONS}
-    limits = Limits(idle_timeout=values["target_timeout"], deadline=values["deadline"],
-                    max_events=values["max_events"], max_bytes=values["max_bytes"],
-                    max_line=values["max_line"])
+    limits = Limits(
+        idle_timeout=values["target_timeout"],
+        deadline=values["deadline"],
+        max_events=values["max_events"],
+        max_bytes=values["max_bytes"],
+        max_line=values["max_line"],
+    )
     verify: bool | str = values["ca_bundle"] or True
     if values["insecure"]:
         verify = False
     target = None
     if values["target_url"]:
         _check_profile(values["profile"])
-        target = Target(values["target_url"], values["model"],
-                        values["api_key"] or os.environ.get("ALPHAEDGE_API_KEY"),
-                        _headers(config), verify, limits, values["profile"])
-    return Settings(target, _strict(config), values["property_examples"], values["insecure"],
-                    values["concurrency"], not values["no_shrink"])
+        target = Target(
+            values["target_url"],
+            values["model"],
+            values["api_key"] or os.environ.get("ALPHAEDGE_API_KEY"),
+            _headers(config),
+            verify,
+            limits,
+            values["profile"],
+        )
+    return Settings(
+        target,
+        _strict(config),
+        values["property_examples"],
+        values["insecure"],
+        values["concurrency"],
+        not values["no_shrink"],
+    )
 
 
 def _check_profile(name: str) -> None:
@@ -216,9 +264,17 @@ def _register_reports(config: pytest.Config) -> None:
         return
     from conformance._report._session import NAME, create
 
-    config.pluginmanager.register(create(
-        config, settings.target, strict=settings.strict, insecure=settings.insecure,
-        certificate=_resolve(config, CERTIFICATE), baseline=_resolve(config, BASELINE)), NAME)
+    config.pluginmanager.register(
+        create(
+            config,
+            settings.target,
+            strict=settings.strict,
+            insecure=settings.insecure,
+            certificate=_resolve(config, CERTIFICATE),
+            baseline=_resolve(config, BASELINE),
+        ),
+        NAME,
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -235,8 +291,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"api-key={'set' if target.api_key else 'none'} headers={len(target.headers)}",
     ]
     if settings.insecure:
-        lines.append("WARNING: TLS verification is OFF (--insecure): the target is not "
-                     "authenticated and this run cannot certify it.")
+        lines.append(
+            "WARNING: TLS verification is OFF (--insecure): the target is not "
+            "authenticated and this run cannot certify it."
+        )
     return lines
 
 
@@ -266,9 +324,15 @@ def conformance_client(conformance_settings: Settings) -> Iterator[Client]:
 class ConformanceFailure(AssertionError):
     """Every violation of one test, rendered together, with the reproduction line."""
 
-    def __init__(self, violations: list[Violation], curl: str,
-                 exchanges: Sequence[LiveResult] = (), applied: set[str] | None = None,
-                 *, recorded: bool = False) -> None:
+    def __init__(
+        self,
+        violations: list[Violation],
+        curl: str,
+        exchanges: Sequence[LiveResult] = (),
+        applied: set[str] | None = None,
+        *,
+        recorded: bool = False,
+    ) -> None:
         from conformance._render import render_violations
 
         self.violations = violations
@@ -279,8 +343,13 @@ class ConformanceFailure(AssertionError):
         super().__init__(render_violations(violations, curl))
 
 
-def judge(item: pytest.Item, violations: list[Violation], curl: str,
-          applied: set[str] | None = None, exchanges: Sequence[LiveResult] = ()) -> None:
+def judge(
+    item: pytest.Item,
+    violations: list[Violation],
+    curl: str,
+    applied: set[str] | None = None,
+    exchanges: Sequence[LiveResult] = (),
+) -> None:
     """Record a test's violations (and the exchanges behind them, for the reports) on the
     item; raise if any of them fails the test."""
     from conformance._model import Level
@@ -300,8 +369,9 @@ def judge(item: pytest.Item, violations: list[Violation], curl: str,
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
-                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Attach the test's evidence to its report (it travels with it under xdist) and
     redact every secret from the report."""
     report = yield
@@ -312,11 +382,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
 
         excinfo = call.excinfo
         unreachable = excinfo is not None and excinfo.errisinstance(
-            (TargetUnreachable, TargetUnreachableError))
+            (TargetUnreachable, TargetUnreachableError)
+        )
         outcomes: list[Any] = item.stash.get(OUTCOMES, [])
         exchanges: list[Any] = item.stash.get(EXCHANGES, [])
-        record(report, outcomes, exchanges, excinfo.value if excinfo else None,
-               target.secrets(), unreachable=unreachable)
+        record(
+            report,
+            outcomes,
+            exchanges,
+            excinfo.value if excinfo else None,
+            target.secrets(),
+            unreachable=unreachable,
+        )
     return report
 
 
@@ -367,8 +444,7 @@ class CaseItem(pytest.Item):
         curl = outcome.exchanges[-1].curl if outcome.exchanges else ""
         judge(self, outcome.violations, curl, outcome.applied, outcome.exchanges)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ConformanceFailure | TargetUnreachableError):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))
@@ -388,10 +464,18 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if settings.target is None:
         return
     if settings.insecure:
-        terminalreporter.write_sep("!", "WARNING: TLS verification was OFF (--insecure): the "
-                                   "target was not authenticated", red=True, bold=True)
-    warned = [(rep.nodeid, Counter(ids)) for rep in terminalreporter.stats.get("passed", [])
-              for key, ids in rep.user_properties if key == "should_warnings"]
+        terminalreporter.write_sep(
+            "!",
+            "WARNING: TLS verification was OFF (--insecure): the target was not authenticated",
+            red=True,
+            bold=True,
+        )
+    warned = [
+        (rep.nodeid, Counter(ids))
+        for rep in terminalreporter.stats.get("passed", [])
+        for key, ids in rep.user_properties
+        if key == "should_warnings"
+    ]
     if not warned:
         return
     terminalreporter.section("conformance: SHOULD warnings (fail only under --strict)")

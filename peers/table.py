@@ -36,6 +36,7 @@ EXCERPT = 160
 
 # -- collect ------------------------------------------------------------------------------
 
+
 def _blocks(text: str) -> list[tuple[str, str, dict[str, str]]]:
     """(level, rule id, {message, at, expected, received}) for each violation in `text`."""
     found = []
@@ -43,8 +44,9 @@ def _blocks(text: str) -> list[tuple[str, str, dict[str, str]]]:
     for i, match in enumerate(starts):
         end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
         # pytest prefixes the lines of an assertion it prints (property tests) with "E".
-        lines = [re.sub(r"^E\s+", "", line.strip())
-                 for line in text[match.end():end].splitlines()[1:]]
+        lines = [
+            re.sub(r"^E\s+", "", line.strip()) for line in text[match.end() : end].splitlines()[1:]
+        ]
         fields = {"message": lines[0] if lines else ""}
         for line in lines[1:]:
             key, sep, value = line.partition(": ")
@@ -104,8 +106,10 @@ def _from_certificate(data: dict[str, Any]) -> tuple[str | None, set[str], set[s
     verdict = data.get("verdict")
     rules = data.get("rules") or data.get("results") or []
     if isinstance(rules, dict):
-        rules = [{"id": k, **v} if isinstance(v, dict) else {"id": k, "result": v}
-                 for k, v in rules.items()]
+        rules = [
+            {"id": k, **v} if isinstance(v, dict) else {"id": k, "result": v}
+            for k, v in rules.items()
+        ]
     must: set[str] = set()
     should: set[str] = set()
     for rule in rules:
@@ -121,8 +125,11 @@ def _from_certificate(data: dict[str, Any]) -> tuple[str | None, set[str], set[s
 def replay(url: str, body: str, limit: int = 4096) -> str:
     """Send `body` again and return the answer's first bytes: status line, content-type, body."""
     request = urllib.request.Request(
-        url.rstrip("/") + "/chat/completions", data=body.encode(), method="POST",
-        headers={"Content-Type": "application/json", "Accept": "text/event-stream"})
+        url.rstrip("/") + "/chat/completions",
+        data=body.encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
+    )
     try:
         response = urllib.request.urlopen(request, timeout=30)
     except urllib.error.HTTPError as error:
@@ -160,8 +167,9 @@ def collect(args: argparse.Namespace) -> int:
     if not junit.exists():
         xmls = sorted(report_dir.glob("*.xml"), key=lambda p: p.stat().st_mtime)
         junit = xmls[-1] if xmls else junit
-    result: dict[str, Any] = (from_junit(junit) if junit.exists()
-                              else {"verdict": "ERROR", "must": {}, "should": []})
+    result: dict[str, Any] = (
+        from_junit(junit) if junit.exists() else {"verdict": "ERROR", "must": {}, "should": []}
+    )
     result["source"] = "junit"
     certificate = _certificate(report_dir)
     if certificate is not None and args.exit_code in (0, 1):
@@ -178,16 +186,25 @@ def collect(args: argparse.Namespace) -> int:
         result["verdict"] = "ERROR"
     if args.replay:
         _add_replays(result, args.url)
-    result = {"name": args.name, "server": args.server, "version": args.version,
-              "model": args.model, "url": args.url, **result}
+    result = {
+        "name": args.name,
+        "server": args.server,
+        "version": args.version,
+        "model": args.model,
+        "url": args.url,
+        **result,
+    }
     path = out / f"{args.name}.results.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"{args.name}: {result['verdict']}; MUST {sorted(result['must']) or '-'}; "
-          f"SHOULD {result['should'] or '-'} -> {path}")
+    print(
+        f"{args.name}: {result['verdict']}; MUST {sorted(result['must']) or '-'}; "
+        f"SHOULD {result['should'] or '-'} -> {path}"
+    )
     return 0
 
 
 # -- table --------------------------------------------------------------------------------
+
 
 def load_all(directory: Path) -> list[dict[str, Any]]:
     results = [json.loads(p.read_text()) for p in directory.glob("*.results.json")]
@@ -205,8 +222,9 @@ def _evidence(rule_id: str, items: list[dict[str, str]]) -> str:
     if not items:
         return f"`{rule_id}`"
     # A YAML case's request (fixed, readable) rather than a property test's random one.
-    first = min(items, key=lambda e: ("test_properties" in e.get("test", ""),
-                                      len(e.get("request", ""))))
+    first = min(
+        items, key=lambda e: ("test_properties" in e.get("test", ""), len(e.get("request", "")))
+    )
     parts = [f"`{rule_id}` ({first.get('test', '')})"]
     if first.get("request"):
         parts.append(f"request {_code(_short(first['request']))}")
@@ -231,8 +249,10 @@ def render(results: list[dict[str, Any]]) -> str:
     for r in results:
         must = ", ".join(f"`{k}`" for k in sorted(r["must"])) or "none"
         should = ", ".join(f"`{k}`" for k in r["should"]) or "none"
-        lines.append(f"| {r['server']} | {r['version']} | `{r['model']}` | **{r['verdict']}** "
-                     f"| {must} | {should} |")
+        lines.append(
+            f"| {r['server']} | {r['version']} | `{r['model']}` | **{r['verdict']}** "
+            f"| {must} | {should} |"
+        )
     lines += ["", "## Evidence of each MUST failure", ""]
     for r in results:
         for rule_id in sorted(r["must"]):
@@ -256,6 +276,7 @@ def table(args: argparse.Namespace) -> int:
 
 # -- check --------------------------------------------------------------------------------
 
+
 def check(args: argparse.Namespace) -> int:
     expected = {r["name"]: r for r in load_all(Path(args.expected))}
     actual = {r["name"]: r for r in load_all(Path(args.actual))}
@@ -269,9 +290,11 @@ def check(args: argparse.Namespace) -> int:
             continue
         same = want["verdict"] == got["verdict"] and set(want["must"]) == set(got["must"])
         differences += not same
-        print(f"{name}: {'ok' if same else 'DIFFERS'}: verdict {got['verdict']} "
-              f"(committed {want['verdict']}), MUST {sorted(got['must'])} "
-              f"(committed {sorted(want['must'])})")
+        print(
+            f"{name}: {'ok' if same else 'DIFFERS'}: verdict {got['verdict']} "
+            f"(committed {want['verdict']}), MUST {sorted(got['must'])} "
+            f"(committed {sorted(want['must'])})"
+        )
         if set(want["should"]) != set(got["should"]):
             print(f"{name}: note: SHOULD {got['should']} (committed {want['should']})")
     return 1 if differences else 0
@@ -286,8 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("--server", "--version", "--model", "--url"):
         c.add_argument(name, default="?")
     c.add_argument("--exit-code", type=int, default=0, help="exit status of conformance run")
-    c.add_argument("--replay", action="store_true",
-                   help="resend each failing request to --url (still running) for its raw answer")
+    c.add_argument(
+        "--replay",
+        action="store_true",
+        help="resend each failing request to --url (still running) for its raw answer",
+    )
     c.set_defaults(func=collect)
     t = sub.add_parser("table")
     t.add_argument("--dir", default=str(HERE / "certificates"))

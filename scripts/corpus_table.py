@@ -1,7 +1,7 @@
 """The README table "what real providers get wrong", generated from tests/corpus_expectations.yaml.
 
-    python scripts/corpus_table.py           # print the table
-    python scripts/corpus_table.py --write   # replace it in README.md, between its markers
+python scripts/corpus_table.py           # print the table
+python scripts/corpus_table.py --write   # replace it in README.md, between its markers
 """
 
 from __future__ import annotations
@@ -41,24 +41,39 @@ def _cell(verdict: Any) -> str:
 
 def render(captures: dict[str, dict[str, Any]]) -> str:
     """The markdown: a count per profile, the most common failures, and every failing capture."""
-    lines = [f"{len(captures)} real captures; conformant (no MUST failure) per profile: "
-             + ", ".join(f"{p} {sum(not _must(c[p]) for c in captures.values())}"
-                         for p in PROFILES) + ".", "", "| rule | " + " | ".join(PROFILES) + " |",
-             "| --- |" + " --- |" * len(PROFILES)]
+    lines = [
+        f"{len(captures)} real captures; conformant (no MUST failure) per profile: "
+        + ", ".join(f"{p} {sum(not _must(c[p]) for c in captures.values())}" for p in PROFILES)
+        + ".",
+        "",
+        "| rule | " + " | ".join(PROFILES) + " |",
+        "| --- |" + " --- |" * len(PROFILES),
+    ]
     counts = {p: Counter(r for c in captures.values() for r in _must(c[p])) for p in PROFILES}
-    for rule in sorted(set().union(*counts.values()),
-                       key=lambda r: (-sum(counts[p][r] for p in PROFILES), r)):
-        lines.append(f"| `{rule}` | " + " | ".join(str(counts[p][rule] or "") for p in PROFILES)
-                     + " |")
-    lines += ["", "| capture | provider | " + " | ".join(PROFILES) + " |",
-              "| --- | --- |" + " --- |" * len(PROFILES)]
+    for rule in sorted(
+        set().union(*counts.values()), key=lambda r: (-sum(counts[p][r] for p in PROFILES), r)
+    ):
+        lines.append(
+            f"| `{rule}` | " + " | ".join(str(counts[p][rule] or "") for p in PROFILES) + " |"
+        )
+    lines += [
+        "",
+        "| capture | provider | " + " | ".join(PROFILES) + " |",
+        "| --- | --- |" + " --- |" * len(PROFILES),
+    ]
     for name, entry in sorted(captures.items()):
         if any(_must(entry[p]) or _should(entry[p]) for p in PROFILES):
             mark = " (reconstructed: payloads only)" if entry["framing"] == "reconstructed" else ""
-            lines.append(f"| {name.removesuffix('.sse')}{mark} | {entry['provider']} | "
-                         + " | ".join(_cell(entry[p]) for p in PROFILES) + " |")
-    clean = [n.removesuffix(".sse") for n, e in sorted(captures.items())
-             if not any(_must(e[p]) or _should(e[p]) for p in PROFILES)]
+            lines.append(
+                f"| {name.removesuffix('.sse')}{mark} | {entry['provider']} | "
+                + " | ".join(_cell(entry[p]) for p in PROFILES)
+                + " |"
+            )
+    clean = [
+        n.removesuffix(".sse")
+        for n, e in sorted(captures.items())
+        if not any(_must(e[p]) or _should(e[p]) for p in PROFILES)
+    ]
     lines += ["", f"Conformant under all three profiles: {', '.join(clean)}."]
     return "\n".join(lines)
 

@@ -25,8 +25,11 @@ from typing import Any
 from conformance._client import Client, Target, TargetUnreachable
 from conformance._model import Limits
 
-REQUEST = {"model": "alphaedge-large-3-2512",
-           "messages": [{"role": "user", "content": "Hello!"}], "stream": True}
+REQUEST = {
+    "model": "alphaedge-large-3-2512",
+    "messages": [{"role": "user", "content": "Hello!"}],
+    "stream": True,
+}
 _STATUS = Path("/proc/self/status")
 _CLEAR = Path("/proc/self/clear_refs")
 
@@ -55,8 +58,10 @@ def run(url: str, limits: dict[str, Any]) -> dict[str, Any]:
             live = client.stream(REQUEST)
         assert live.result is not None
         failures = live.result.failures()
-        verdict = {"rules": [v.rule_id for v in failures],
-                   "messages": [v.message for v in failures]}
+        verdict = {
+            "rules": [v.rule_id for v in failures],
+            "messages": [v.message for v in failures],
+        }
     except TargetUnreachable as exc:
         verdict = {"rules": ["unreachable"], "messages": [str(exc)]}
     return {**verdict, "seconds": time.monotonic() - start, "peak_mib": peak_mib()}

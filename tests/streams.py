@@ -14,23 +14,35 @@ from conformance._model import Exchange, Limits
 MODEL = "alphaedge-large-3-2512"
 
 
-def chunk(content: str | None = None, *, role: bool = False, finish: str | None = None,
-          index: int = 0, cid: str = "chatcmpl-abc123", created: int = 1_764_000_000,
-          **extra: Any) -> dict[str, Any]:
+def chunk(
+    content: str | None = None,
+    *,
+    role: bool = False,
+    finish: str | None = None,
+    index: int = 0,
+    cid: str = "chatcmpl-abc123",
+    created: int = 1_764_000_000,
+    **extra: Any,
+) -> dict[str, Any]:
     """One chunk with a single choice."""
     delta: dict[str, Any] = {}
     if role:
         delta["role"] = "assistant"
     if content is not None:
         delta["content"] = content
-    return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": MODEL,
-            "choices": [{"index": index, "delta": delta, "finish_reason": finish}], **extra}
+    return {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": MODEL,
+        "choices": [{"index": index, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
 
 
 def completion(text: tuple[str, ...] = ("Hel", "lo", "!"), **kw: Any) -> list[dict[str, Any]]:
     """A conformant completion: role chunk, content chunks, finish chunk."""
-    return [chunk("", role=True, **kw), *(chunk(t, **kw) for t in text),
-            chunk(finish="stop", **kw)]
+    return [chunk("", role=True, **kw), *(chunk(t, **kw) for t in text), chunk(finish="stop", **kw)]
 
 
 def sse(payloads: list[Any], *, done: bool = True, eol: str = "\n", space: str = " ") -> bytes:
@@ -53,15 +65,23 @@ def mutated(change: Any) -> list[dict[str, Any]]:
     return chunks
 
 
-def ok_exchange(content_type: str = "text/event-stream; charset=utf-8",
-                status: int = 200) -> Exchange:
+def ok_exchange(
+    content_type: str = "text/event-stream; charset=utf-8", status: int = 200
+) -> Exchange:
     """A response head as the client would have recorded it."""
     return Exchange(status=status, reason="OK", response_headers=[("content-type", content_type)])
 
 
-def check(body: bytes, *, exchange: Exchange | None = None, live: bool = False,
-          n: int | None = 1, pieces: list[int] | None = None, started_at: float | None = None,
-          limits: Limits | None = None) -> StreamResult:
+def check(
+    body: bytes,
+    *,
+    exchange: Exchange | None = None,
+    live: bool = False,
+    n: int | None = 1,
+    pieces: list[int] | None = None,
+    started_at: float | None = None,
+    limits: Limits | None = None,
+) -> StreamResult:
     """Run the checker over `body`, fed whole or split at the `pieces` offsets."""
     checker = StreamChecker(live=live, requested_n=n, keep_text=True, limits=limits)
     checker.state.started_at = started_at

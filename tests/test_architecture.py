@@ -18,10 +18,25 @@ ONLY_IN = {
     "uvicorn": ("server/",),
 }
 # Layers that must stay free of I/O libraries and of the front ends.
-PLAIN = ("_model.py", "_sse.py", "_coding.py", "_schemas.py", "_registry.py", "_state.py", "rules/",
-         "_check.py", "_curl.py", "_render.py")
-FRONT_ENDS = ("conformance.plugin", "conformance.cli", "conformance._run", "conformance.suite",
-              "conformance._offline_render")
+PLAIN = (
+    "_model.py",
+    "_sse.py",
+    "_coding.py",
+    "_schemas.py",
+    "_registry.py",
+    "_state.py",
+    "rules/",
+    "_check.py",
+    "_curl.py",
+    "_render.py",
+)
+FRONT_ENDS = (
+    "conformance.plugin",
+    "conformance.cli",
+    "conformance._run",
+    "conformance.suite",
+    "conformance._offline_render",
+)
 
 
 def _imports(path: Path) -> set[str]:
@@ -48,6 +63,9 @@ def test_module_respects_the_layers(path: Path) -> None:
     if rel.startswith(PLAIN):
         assert not any(name.startswith(FRONT_ENDS) for name in imports), rel
     if rel.startswith("server/"):
-        ours = {n for n in imports if n.startswith("conformance") and
-                not n.startswith("conformance.server")}
+        ours = {
+            n
+            for n in imports
+            if n.startswith("conformance") and not n.startswith("conformance.server")
+        }
         assert ours <= {"conformance._model"}, f"{rel} imports {ours}"

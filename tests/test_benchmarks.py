@@ -18,8 +18,13 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_checker.py"
 
 @pytest.mark.slow
 def test_small_benchmark_prints_ratios_and_peak_rss() -> None:
-    done = subprocess.run([sys.executable, str(SCRIPT), "--small", "--rounds", "1"],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--small", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert re.search(r"^machine: .+, \d+ cores, Python 3\.\d+", out, re.MULTILINE)

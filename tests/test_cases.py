@@ -33,8 +33,10 @@ def test_case_file_is_valid(path: Path) -> None:
 
 def test_invalid_case_file_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("description: x\ntests:\n  - description: y\n    request: {}\n"
-                   "    expect: {status: '200', rules: [stream]}\n")
+    bad.write_text(
+        "description: x\ntests:\n  - description: y\n    request: {}\n"
+        "    expect: {status: '200', rules: [stream]}\n"
+    )
     with pytest.raises(CaseFileError, match=r"bad\.yaml"):
         load_cases(bad)
 

@@ -30,7 +30,8 @@ PROFILES = ("alphaedge", "openai", "mistral")
 
 needs_corpus = pytest.mark.skipif(
     not CORPUS.is_dir(),
-    reason=f"the real corpus is not at {CORPUS} (CI lays a copy of shared/ beside the clone)")
+    reason=f"the real corpus is not at {CORPUS} (CI lays a copy of shared/ beside the clone)",
+)
 
 
 def expected(name: str, profile: str) -> tuple[set[str], set[str]]:
@@ -50,8 +51,10 @@ def rule_sets(item: Judged) -> tuple[set[str], set[str]]:
     """(MUST rule ids, SHOULD rule ids) that the checker found broken."""
     assert item.result is not None, item.unreadable
     fired = set(item.result.counts)
-    return ({r for r in fired if REGISTRY[r].level is Level.MUST},
-            {r for r in fired if REGISTRY[r].level is Level.SHOULD})
+    return (
+        {r for r in fired if REGISTRY[r].level is Level.MUST},
+        {r for r in fired if REGISTRY[r].level is Level.SHOULD},
+    )
 
 
 def test_every_expectation_is_complete() -> None:
@@ -61,7 +64,8 @@ def test_every_expectation_is_complete() -> None:
         for profile in PROFILES:
             verdict = entry[profile]
             assert verdict == "conformant" or (
-                set(verdict) <= {"must", "should", "reason"} and verdict["reason"]), name
+                set(verdict) <= {"must", "should", "reason"} and verdict["reason"]
+            ), name
 
 
 @needs_corpus
@@ -76,18 +80,16 @@ def test_capture_gets_its_expected_verdict(name: str, profile: str) -> None:
     item = judged(name, profile)
     assert item.unreadable is None
     assert rule_sets(item) == expected(name, profile)
-    assert item.verdict() == ("conformant" if not expected(name, profile)[0] else
-                              "not conformant")
+    assert item.verdict() == ("conformant" if not expected(name, profile)[0] else "not conformant")
 
 
 @needs_corpus
-@pytest.mark.parametrize("name", ["groq-error-midstream-1.sse",
-                                  "openrouter-error-midstream-1.sse"])
+@pytest.mark.parametrize("name", ["groq-error-midstream-1.sse", "openrouter-error-midstream-1.sse"])
 def test_an_error_inside_a_200_stream_is_a_failed_completion(name: str) -> None:
     item = judged(name, "openai")
     assert item.result is not None
     [message] = item.completion_failures
-    assert message in ("Token limit reached", ) or "Tool call validation failed" in message
+    assert message in ("Token limit reached",) or "Tool call validation failed" in message
     [error] = [v for v in item.result.violations if v.rule_id == "stream.error_event"]
     at_error = [v for v in item.result.violations if v.event_index == error.event_index]
     assert at_error == [error], "the error event is not judged as a chunk or as framing"
@@ -115,11 +117,12 @@ class _ReplayHandler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         read_request_body(self.rfile)
-        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                         b"Connection: close\r\n\r\n")
+        self.wfile.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+        )
         body = self.server.body
         for start in range(0, len(body), 700):
-            self.wfile.write(body[start:start + 700])
+            self.wfile.write(body[start : start + 700])
             self.wfile.flush()
         self.connection.shutdown(socket.SHUT_WR)
 
@@ -136,26 +139,31 @@ def _serve(body: bytes) -> Iterator[str]:
 
 
 def _located(violations: list[Violation], rules: set[str]) -> set[tuple[Any, ...]]:
-    return {(v.rule_id, v.event_index, v.offset, v.json_path) for v in violations
-            if v.rule_id in rules}
+    return {
+        (v.rule_id, v.event_index, v.offset, v.json_path) for v in violations if v.rule_id in rules
+    }
 
 
 @needs_corpus
-@pytest.mark.parametrize(("name", "profile"), [
-    ("avian-reasoning-tool-call-1.sse", "alphaedge"),
-    ("cerebras-tool-calls-no-done-1.sse", "openai"),
-    ("groq-error-midstream-1.sse", "alphaedge"),
-    ("anthropic-compat-tool-call-1.sse", "openai"),
-    ("mistral-thinking-1.sse", "mistral"),
-    ("openai-parallel-tool-calls-1.sse", "openai"),
-])
+@pytest.mark.parametrize(
+    ("name", "profile"),
+    [
+        ("avian-reasoning-tool-call-1.sse", "alphaedge"),
+        ("cerebras-tool-calls-no-done-1.sse", "openai"),
+        ("groq-error-midstream-1.sse", "alphaedge"),
+        ("anthropic-compat-tool-call-1.sse", "openai"),
+        ("mistral-thinking-1.sse", "mistral"),
+        ("openai-parallel-tool-calls-1.sse", "openai"),
+    ],
+)
 def test_the_same_capture_gets_the_same_verdict_live(name: str, profile: str) -> None:
     offline = judged(name, profile)
     assert offline.result is not None
     for url in _serve((CORPUS / name).read_bytes()):
         with Client(Target(url, profile=profile)) as client:
-            live = client.stream({"model": "m", "stream": True,
-                                  "messages": [{"role": "user", "content": "Hi"}]})
+            live = client.stream(
+                {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+            )
     assert live.result is not None
     both = offline.result.applied  # rules a recording can show; live judges a few more
     assert _located(live.result.violations, both) == _located(offline.result.violations, both)
@@ -164,12 +172,14 @@ def test_the_same_capture_gets_the_same_verdict_live(name: str, profile: str) ->
 
 
 def test_readme_table_is_generated_from_the_expectations() -> None:
-    spec = importlib.util.spec_from_file_location("corpus_table", ROOT / "scripts" /
-                                                  "corpus_table.py")
+    spec = importlib.util.spec_from_file_location(
+        "corpus_table", ROOT / "scripts" / "corpus_table.py"
+    )
     assert spec is not None and spec.loader is not None
     table = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(table)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert table.replace(readme, table.render(table.load())) == readme, (
-        "README.md is stale: run python scripts/corpus_table.py --write")
+        "README.md is stale: run python scripts/corpus_table.py --write"
+    )
     assert "`openai.usage_chunk` |  | 26 |" in readme

@@ -24,7 +24,8 @@ def _reads() -> list[bytes]:
 
 @pytest.mark.parametrize("feed_size", [1, _client.FEED_SIZE])
 def test_each_event_gets_the_arrival_time_of_its_last_read(
-        monkeypatch: pytest.MonkeyPatch, feed_size: int) -> None:
+    monkeypatch: pytest.MonkeyPatch, feed_size: int
+) -> None:
     monkeypatch.setattr(_client, "FEED_SIZE", feed_size)
     checker = StreamChecker(live=True, requested_n=1)
     times = array("d")

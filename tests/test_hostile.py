@@ -51,13 +51,21 @@ ATTACKS = [
     Attack("stall-after-headers", "idle timeout", {"idle_timeout": 1.0}, 1.0),
     Attack("stall-mid-stream", "idle timeout", {"idle_timeout": 1.0}, 1.0),
     Attack("endless-stream", "event limit (100,000 events)"),
-    Attack("endless-stream", "byte limit (8,388,608 bytes)",
-           {"max_bytes": 8 << 20, "max_events": 10**9}, label="bytes"),
+    Attack(
+        "endless-stream",
+        "byte limit (8,388,608 bytes)",
+        {"max_bytes": 8 << 20, "max_events": 10**9},
+        label="bytes",
+    ),
     Attack("huge-line", "a line exceeds 1048576 bytes"),
     Attack("gzip-bomb", "byte limit (4,194,304 bytes)", {"max_bytes": 4 << 20}),
     Attack("gzip-bomb", "event limit (100,000 events)", label="defaults"),
-    Attack("slow-drip", "after the 2 s whole-stream deadline", {"deadline": 2.0},
-           2.0 + _attacks.DRIP_SECONDS),
+    Attack(
+        "slow-drip",
+        "after the 2 s whole-stream deadline",
+        {"deadline": 2.0},
+        2.0 + _attacks.DRIP_SECONDS,
+    ),
     Attack("invalid-utf8", "invalid UTF-8 byte 0xff"),
     Attack("reset-mid-stream", "before the response was complete"),
     Attack("reset-mid-event", "Connection reset by peer"),
@@ -78,14 +86,21 @@ def test_every_hostile_fault_is_attacked() -> None:
 
 # --- the client alone, in a subprocess: verdict, time, peak RSS ------------------------------
 
+
 @pytest.fixture(scope="module")
 def driven(reference_server: ServerThread) -> dict[str, dict[str, Any]]:
     """Every attack, run one after the other by one fresh client process."""
-    specs = [{"url": reference_server.url(fault=a.fault), "limits": a.client_limits()}
-             for a in ATTACKS]
+    specs = [
+        {"url": reference_server.url(fault=a.fault), "limits": a.client_limits()} for a in ATTACKS
+    ]
     timeout = sum(a.bound + MARGIN for a in ATTACKS) + 60
-    done = subprocess.run([sys.executable, str(DRIVE), json.dumps(specs)], capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        [sys.executable, str(DRIVE), json.dumps(specs)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     assert len(lines) == len(ATTACKS), done.stdout
@@ -95,7 +110,8 @@ def driven(reference_server: ServerThread) -> dict[str, dict[str, Any]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("attack_id", list(BY_ID))
 def test_attack_ends_in_a_clean_failure_in_time_and_memory(
-        driven: dict[str, dict[str, Any]], attack_id: str) -> None:
+    driven: dict[str, dict[str, Any]], attack_id: str
+) -> None:
     attack, result = BY_ID[attack_id], driven[attack_id]
     rule = FAULTS[attack.fault].rule_id
     assert rule in result["rules"], result
@@ -106,10 +122,15 @@ def test_attack_ends_in_a_clean_failure_in_time_and_memory(
 
 # --- the whole pytest suite, narrowed to one case ---------------------------------------------
 
+
 def _options(limits: dict[str, Any]) -> list[str]:
-    flags = {"idle_timeout": ("--target-timeout", 1.0), "deadline": ("--deadline", 1.0),
-             "max_events": ("--max-events", 1), "max_bytes": ("--max-bytes", 1 << 20),
-             "max_line": ("--max-line", 1 << 20)}
+    flags = {
+        "idle_timeout": ("--target-timeout", 1.0),
+        "deadline": ("--deadline", 1.0),
+        "max_events": ("--max-events", 1),
+        "max_bytes": ("--max-bytes", 1 << 20),
+        "max_line": ("--max-line", 1 << 20),
+    }
     args = []
     for name, value in limits.items():
         flag, unit = flags[name]
@@ -117,21 +138,26 @@ def _options(limits: dict[str, Any]) -> list[str]:
     return args
 
 
-SUITE_SAMPLE = ["stall-after-headers", "gzip-bomb", "huge-line", "reset-mid-event",
-                "garbage-status-line", "oversized-headers"]
+SUITE_SAMPLE = [
+    "stall-after-headers",
+    "gzip-bomb",
+    "huge-line",
+    "reset-mid-event",
+    "garbage-status-line",
+    "oversized-headers",
+]
 """One attack per way of stopping (idle timeout, byte and line limits, a broken transfer, a
 broken or oversized head); the client runs above cover every attack."""
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("attack_id", SUITE_SAMPLE)
-def test_the_suite_fails_cleanly_naming_the_rule(pytester: pytest.Pytester,
-                                                 reference_server: ServerThread,
-                                                 attack_id: str) -> None:
+def test_the_suite_fails_cleanly_naming_the_rule(
+    pytester: pytest.Pytester, reference_server: ServerThread, attack_id: str
+) -> None:
     attack = BY_ID[attack_id]
     url = reference_server.url(fault=attack.fault)
-    result = pytester.runpytest("--target-url", url, *MINIMAL,
-                                *_options(attack.client_limits()))
+    result = pytester.runpytest("--target-url", url, *MINIMAL, *_options(attack.client_limits()))
     output = result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED, output[-3000:]
     assert f"[MUST] {FAULTS[attack.fault].rule_id}" in output, output[-3000:]
@@ -141,15 +167,24 @@ def test_the_suite_fails_cleanly_naming_the_rule(pytester: pytest.Pytester,
 
 # --- the redirect: credentials never reach the other host -------------------------------------
 
+
 @pytest.mark.slow
 def test_redirect_does_not_carry_the_api_key_to_the_other_host(
-        pytester: pytest.Pytester, reference_server: ServerThread) -> None:
+    pytester: pytest.Pytester, reference_server: ServerThread
+) -> None:
     key, token = secrets.token_hex(8), secrets.token_hex(8)
     recorder = reference_server.hostile
     before = len(recorder.recorded)
-    result = pytester.runpytest("--target-url", reference_server.url(fault="redirect-elsewhere"),
-                                "--api-key", key, "--header", f"X-Api-Key: {token}",
-                                "--property-examples", "2")
+    result = pytester.runpytest(
+        "--target-url",
+        reference_server.url(fault="redirect-elsewhere"),
+        "--api-key",
+        key,
+        "--header",
+        f"X-Api-Key: {token}",
+        "--property-examples",
+        "2",
+    )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert "http://127.0.0." in result.stdout.str()  # the Location is shown
     assert recorder.recorded[before:] == []
@@ -171,13 +206,15 @@ def test_the_recorder_would_see_a_client_that_follows(reference_server: ServerTh
 
 # --- the servers ---------------------------------------------------------------------------
 
+
 def test_raw_faults_are_served_only_by_the_hostile_server(reference_server: ServerThread) -> None:
     with pytest.raises(ValueError, match="served by HostileServer"):
         create_app(fault="garbage-status-line")
     app_route = reference_server.base_url.replace("/v1", "/fault/garbage-status-line/v1")
     assert httpx.post(f"{app_route}/chat/completions", json={}).status_code == 404
     assert reference_server.url(fault="garbage-status-line").startswith(
-        reference_server.hostile.base_url.removesuffix("/v1"))
+        reference_server.hostile.base_url.removesuffix("/v1")
+    )
     with pytest.raises(ValueError, match="not a raw fault"):
         HostileServer(fault="empty-id")
 
@@ -198,8 +235,9 @@ def test_gzip_bomb_is_a_valid_gzip_member(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_serve_runs_a_raw_fault_in_the_foreground() -> None:
     code = "from conformance.server import serve; serve(port=0, fault='garbage-status-line')"
-    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, text=True) as process:
+    with subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as process:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1", url)

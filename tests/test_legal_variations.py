@@ -21,37 +21,75 @@ VARIATIONS: dict[str, bytes] = {
     "crlf": sse(completion(), eol="\r\n"),
     "bare cr": sse(completion(), eol="\r"),
     "no space after data:": sse(completion(), space=""),
-    "comments and keep-alives": b": keep-alive\n\n:\n" + good_body().replace(
-        b"\n\n", b"\n\n: ping\n\n", 2),
+    "comments and keep-alives": b": keep-alive\n\n:\n"
+    + good_body().replace(b"\n\n", b"\n\n: ping\n\n", 2),
     "one leading BOM": b"\xef\xbb\xbf" + good_body(),
     "multi-line data": _pretty(completion()),
     "id, retry and event: message fields": good_body().replace(
-        b"data: ", b"event: message\nid: 7\nretry: 3000\ndata: "),
+        b"data: ", b"event: message\nid: 7\nretry: 3000\ndata: "
+    ),
     "unknown SSE field": good_body().replace(b"data: ", b"x-trace: 1\ndata: ", 1),
-    "unknown extra JSON fields": sse([{**c, "system_fingerprint": "fp_1", "x_vendor": {}}
-                                      for c in completion()]),
+    "unknown extra JSON fields": sse(
+        [{**c, "system_fingerprint": "fp_1", "x_vendor": {}} for c in completion()]
+    ),
     "empty deltas": sse([completion()[0], chunk(), *completion()[1:]]),
     "role-only first chunk and finish-only last chunk": sse(
-        [chunk(role=True), chunk("Hi"), chunk(finish="stop")]),
-    "usage chunk with empty choices": sse([*[{**c, "usage": None} for c in completion()],
-                                          {**chunk(), "choices": [], "usage": {
-                                              "prompt_tokens": 3, "completion_tokens": 3,
-                                              "total_tokens": 6}}]),
-    "empty choice entry beside a final usage report": sse([*completion(), {
-        **chunk(), "choices": [{"index": 0, "delta": {}}],
-        "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}]),
+        [chunk(role=True), chunk("Hi"), chunk(finish="stop")]
+    ),
+    "usage chunk with empty choices": sse(
+        [
+            *[{**c, "usage": None} for c in completion()],
+            {
+                **chunk(),
+                "choices": [],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6},
+            },
+        ]
+    ),
+    "empty choice entry beside a final usage report": sse(
+        [
+            *completion(),
+            {
+                **chunk(),
+                "choices": [{"index": 0, "delta": {}}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6},
+            },
+        ]
+    ),
     "dated model name": sse(completion()).replace(
-        b"alphaedge-large-3-2512", b"alphaedge-large-3-2512-2026-01-15"),
+        b"alphaedge-large-3-2512", b"alphaedge-large-3-2512-2026-01-15"
+    ),
     "null content": sse([chunk(None, role=True), chunk("Hi"), chunk(finish="stop")]),
-    "tool call deltas": sse([
-        {**chunk(role=True), "choices": [{"index": 0, "delta": {
-            "role": "assistant", "content": None, "tool_calls": [{
-                "index": 0, "id": "call_1", "type": "function",
-                "function": {"name": "f", "arguments": ""}}]}, "finish_reason": None}]},
-        chunk(finish="tool_calls")]),
+    "tool call deltas": sse(
+        [
+            {
+                **chunk(role=True),
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {
+                            "role": "assistant",
+                            "content": None,
+                            "tool_calls": [
+                                {
+                                    "index": 0,
+                                    "id": "call_1",
+                                    "type": "function",
+                                    "function": {"name": "f", "arguments": ""},
+                                }
+                            ],
+                        },
+                        "finish_reason": None,
+                    }
+                ],
+            },
+            chunk(finish="tool_calls"),
+        ]
+    ),
     "non-ASCII text": sse(completion(("héllo ", "👋🏽", " 世界"))),
     "huge integer in an extra field": sse(completion()).replace(
-        b'"created"', b'"x_big":123456789012345678901234567890,"created"'),
+        b'"created"', b'"x_big":123456789012345678901234567890,"created"'
+    ),
 }
 
 

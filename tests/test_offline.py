@@ -22,15 +22,25 @@ from tests.streams import chunk, completion, good_body, sse
 REQUEST = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
 
 
-def curl_capture(body: bytes, *, status: str = "200 OK", request: dict[str, Any] | None = None,
-                 content_type: str = "text/event-stream; charset=utf-8",
-                 extra_headers: str = "", interim: bool = False) -> bytes:
+def curl_capture(
+    body: bytes,
+    *,
+    status: str = "200 OK",
+    request: dict[str, Any] | None = None,
+    content_type: str = "text/event-stream; charset=utf-8",
+    extra_headers: str = "",
+    interim: bool = False,
+) -> bytes:
     """A file as capture-peer.sh writes it: `###` lines, a blank line, then curl -i output."""
-    meta = (f"### peer: test\n### request: POST http://127.0.0.1:1/v1/chat/completions\n"
-            f"### body: {json.dumps(request or REQUEST)}\n### captured: now\n\n")
+    meta = (
+        f"### peer: test\n### request: POST http://127.0.0.1:1/v1/chat/completions\n"
+        f"### body: {json.dumps(request or REQUEST)}\n### captured: now\n\n"
+    )
     head = "HTTP/1.1 100 Continue\r\n\r\n" if interim else ""
-    head += (f"HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\n{extra_headers}"
-             "transfer-encoding: chunked\r\n\r\n")
+    head += (
+        f"HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\n{extra_headers}"
+        "transfer-encoding: chunked\r\n\r\n"
+    )
     return meta.encode() + head.encode() + body
 
 
@@ -38,17 +48,33 @@ def har(*entries: dict[str, Any]) -> bytes:
     return orjson.dumps({"log": {"version": "1.2", "entries": list(entries)}})
 
 
-def har_entry(text: str, mime: str = "text/event-stream", *, b64: bool = False,
-              request: dict[str, Any] | None = None) -> dict[str, Any]:
-    content: dict[str, Any] = {"mimeType": mime, "size": len(text),
-                               "text": base64.b64encode(text.encode()).decode() if b64 else text}
+def har_entry(
+    text: str,
+    mime: str = "text/event-stream",
+    *,
+    b64: bool = False,
+    request: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        "mimeType": mime,
+        "size": len(text),
+        "text": base64.b64encode(text.encode()).decode() if b64 else text,
+    }
     if b64:
         content["encoding"] = "base64"
-    return {"request": {"method": "POST", "url": "https://x.invalid/v1/chat/completions",
-                        "postData": {"mimeType": "application/json",
-                                     "text": json.dumps(request or REQUEST)}},
-            "response": {"status": 200, "statusText": "OK", "content": content,
-                         "headers": [{"name": "Content-Type", "value": mime}]}}
+    return {
+        "request": {
+            "method": "POST",
+            "url": "https://x.invalid/v1/chat/completions",
+            "postData": {"mimeType": "application/json", "text": json.dumps(request or REQUEST)},
+        },
+        "response": {
+            "status": 200,
+            "statusText": "OK",
+            "content": content,
+            "headers": [{"name": "Content-Type", "value": mime}],
+        },
+    }
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -94,7 +120,10 @@ def test_raw_body_violations_are_located(tmp_path: Path) -> None:
     assert set(by_rule) == {"stream.id_consistent", "sse.done_present"}
     moved = by_rule["stream.id_consistent"]
     assert (moved.event_index, moved.offset, moved.json_path) == (
-        2, len(sse(chunks[:2], done=False)), "$.id")
+        2,
+        len(sse(chunks[:2], done=False)),
+        "$.id",
+    )
     assert '"id":"other"' in moved.event_excerpt
 
 
@@ -103,8 +132,7 @@ def test_raw_body_violations_are_located(tmp_path: Path) -> None:
 
 def test_curl_capture_judges_the_http_head_and_knows_the_request(tmp_path: Path) -> None:
     request = {**REQUEST, "stream_options": {"include_usage": True}}
-    item = judge_one(write(tmp_path, "c.txt", curl_capture(good_body(), request=request)),
-                     "openai")
+    item = judge_one(write(tmp_path, "c.txt", curl_capture(good_body(), request=request)), "openai")
     assert item.kind == "curl"
     assert {"http.status_ok", "http.content_type", "openai.usage_requested"} <= item.result.applied
     assert set(item.result.counts) == {"openai.usage_requested"}  # asked, never sent
@@ -136,8 +164,11 @@ def test_curl_wrong_content_type_over_a_stream_is_a_violation(tmp_path: Path) ->
 
 
 def test_curl_rejection_is_not_an_event_stream(tmp_path: Path) -> None:
-    data = curl_capture(b'{"error": {"message": "messages is required"}}',
-                        status="400 Bad Request", content_type="application/json")
+    data = curl_capture(
+        b'{"error": {"message": "messages is required"}}',
+        status="400 Bad Request",
+        content_type="application/json",
+    )
     item = judge_one(write(tmp_path, "c.txt", data))
     assert item.verdict() == "unreadable"
     assert "not an event stream: HTTP 400 application/json" in item.unreadable
@@ -148,8 +179,11 @@ def test_curl_rejection_is_not_an_event_stream(tmp_path: Path) -> None:
 
 def test_har_entries_with_event_streams_are_judged(tmp_path: Path) -> None:
     late = good_body() + sse([chunk("x")], done=False)
-    data = har(har_entry('{"id": 1}', "application/json"), har_entry(good_body().decode()),
-               har_entry(late.decode(), b64=True))
+    data = har(
+        har_entry('{"id": 1}', "application/json"),
+        har_entry(good_body().decode()),
+        har_entry(late.decode(), b64=True),
+    )
     items = list(_judged(write(tmp_path, "x.har", data), "alphaedge"))
     assert [i.label.rsplit("#", 1)[1] for i in items] == ["entry1", "entry2"]
     assert [i.verdict() for i in items] == ["conformant", "not conformant"]
@@ -164,13 +198,17 @@ def test_har_without_event_stream_is_unreadable(tmp_path: Path) -> None:
 # -- unreadable files, exit codes, output --------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "data", "message"), [
-    ("empty.sse", b"", "the file is empty"),
-    ("answer.json", b'{"object": "chat.completion", "choices": []}', "no `data:` event"),
-    ("page.html", b"<html><body>502 Bad Gateway</body></html>\n", "no `data:` event"),
-])
-def test_not_an_event_stream_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                     name: str, data: bytes, message: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("empty.sse", b"", "the file is empty"),
+        ("answer.json", b'{"object": "chat.completion", "choices": []}', "no `data:` event"),
+        ("page.html", b"<html><body>502 Bad Gateway</body></html>\n", "no `data:` event"),
+    ],
+)
+def test_not_an_event_stream_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, data: bytes, message: str
+) -> None:
     assert main(["check", str(write(tmp_path, name, data))]) == 2
     out = capsys.readouterr().out
     assert "UNREADABLE" in out and message in out
@@ -209,21 +247,35 @@ def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     [violation] = item["violations"]
     assert violation["rule"] == "chunk.object" and violation["event_index"] == 1
     assert violation["json_path"] == "$.object" and violation["offset"] > 0
-    assert {"rule": "openai.usage_requested", "reason": "the request is not recorded"} in \
-        item["not_applicable"]
+    assert {"rule": "openai.usage_requested", "reason": "the request is not recorded"} in item[
+        "not_applicable"
+    ]
     assert document["summary"] == {"not conformant": 1}
 
 
-def test_show_text_reassembles_content_and_tool_calls(tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    call = {"index": 0, "id": "call_1", "type": "function",
-            "function": {"name": "get_weather", "arguments": '{"city": '}}
+def test_show_text_reassembles_content_and_tool_calls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call = {
+        "index": 0,
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": '},
+    }
     rest = {"index": 0, "function": {"arguments": '"Paris"}'}}
-    chunks = [*completion()[:-1],
-              {**chunk(), "choices": [{"index": 0, "delta": {"tool_calls": [call]},
-                                       "finish_reason": None}]},
-              {**chunk(), "choices": [{"index": 0, "delta": {"tool_calls": [rest]},
-                                       "finish_reason": "tool_calls"}]}]
+    chunks = [
+        *completion()[:-1],
+        {
+            **chunk(),
+            "choices": [{"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": None}],
+        },
+        {
+            **chunk(),
+            "choices": [
+                {"index": 0, "delta": {"tool_calls": [rest]}, "finish_reason": "tool_calls"}
+            ],
+        },
+    ]
     path = write(tmp_path, "t.sse", sse(chunks))
     assert main(["check", "--show-text", "--profile", "openai", str(path)]) == 0
     out = capsys.readouterr().out
@@ -231,10 +283,12 @@ def test_show_text_reassembles_content_and_tool_calls(tmp_path: Path,
     assert 'tool call 0: get_weather({"city": "Paris"})' in out
 
 
-def test_completion_failure_is_shown_as_such(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_completion_failure_is_shown_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     body = sse(completion()[:2], done=False) + (
-        b'event: error\ndata: {"error": {"message": "upstream overloaded"}}\n\n')
+        b'event: error\ndata: {"error": {"message": "upstream overloaded"}}\n\n'
+    )
     assert main(["check", str(write(tmp_path, "e.sse", body))]) == 1
     out = capsys.readouterr().out
     assert "the completion failed: upstream overloaded" in out
@@ -276,8 +330,10 @@ def test_memory_stays_flat_on_a_large_file(tmp_path: Path) -> None:
 
 
 def test_curl_capture_of_a_refused_connection_is_unreadable(tmp_path: Path) -> None:
-    data = b"### peer: x\n### request: POST http://127.0.0.1:9/v1/chat/completions\n\n" \
-           b"### curl exit code 7\n"
+    data = (
+        b"### peer: x\n### request: POST http://127.0.0.1:9/v1/chat/completions\n\n"
+        b"### curl exit code 7\n"
+    )
     [item] = list(_judged_or_error(write(tmp_path, "c.txt", data)))
     assert "no complete HTTP status line and headers (curl exit code 7)" in item
 

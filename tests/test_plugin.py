@@ -24,42 +24,56 @@ def test_without_target_the_plugin_stays_out_of_the_way(pytester: pytest.Pyteste
     result.stdout.fnmatch_lines(["conformance: no target*"])
 
 
-def test_target_runs_exactly_the_suite(pytester: pytest.Pytester,
-                                       reference_server: ServerThread) -> None:
+def test_target_runs_exactly_the_suite(
+    pytester: pytest.Pytester, reference_server: ServerThread
+) -> None:
     pytester.makepyfile(test_unrelated="def test_unrelated():\n    assert False\n")
-    result = pytester.runpytest("--target-url", reference_server.base_url, "--collect-only",
-                                "-q")
+    result = pytester.runpytest("--target-url", reference_server.base_url, "--collect-only", "-q")
     output = result.stdout.str()
     assert "test_unrelated" not in output
     assert "bad_requests.yaml::request without messages" in output
     assert "test_properties.py::test_valid_requests_stream_conformantly" in output
 
 
-def test_report_header_shows_target_model_and_options(pytester: pytest.Pytester,
-                                                      reference_server: ServerThread) -> None:
-    result = pytester.runpytest("--target-url", reference_server.base_url, "--model",
-                                "alphaedge-small-3-2512", "--target-timeout", "7",
-                                "--api-key", "sk-secret-header-test", "--collect-only")
-    result.stdout.fnmatch_lines([
-        f"conformance target: {reference_server.base_url} (model alphaedge-small-3-2512*",
-        "conformance options:*timeout=7s*api-key=set*",
-    ])
+def test_report_header_shows_target_model_and_options(
+    pytester: pytest.Pytester, reference_server: ServerThread
+) -> None:
+    result = pytester.runpytest(
+        "--target-url",
+        reference_server.base_url,
+        "--model",
+        "alphaedge-small-3-2512",
+        "--target-timeout",
+        "7",
+        "--api-key",
+        "sk-secret-header-test",
+        "--collect-only",
+    )
+    result.stdout.fnmatch_lines(
+        [
+            f"conformance target: {reference_server.base_url} (model alphaedge-small-3-2512*",
+            "conformance options:*timeout=7s*api-key=set*",
+        ]
+    )
     assert "sk-secret-header-test" not in result.stdout.str()
 
 
-def test_environment_and_ini_precedence(pytester: pytest.Pytester,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_and_ini_precedence(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makeini("[pytest]\nmodel = from-ini\ntarget_timeout = 3\n")
     monkeypatch.setenv("CONFORMANCE_TARGET_TIMEOUT", "5")
     result = pytester.runpytest("--target-url", "http://127.0.0.1:9/v1", "--collect-only")
     result.stdout.fnmatch_lines(["*model from-ini*", "*timeout=5s*"])
-    result = pytester.runpytest("--target-url", "http://127.0.0.1:9/v1", "--target-timeout",
-                                "9", "--collect-only")
+    result = pytester.runpytest(
+        "--target-url", "http://127.0.0.1:9/v1", "--target-timeout", "9", "--collect-only"
+    )
     result.stdout.fnmatch_lines(["*timeout=9s*"])
 
 
-def test_bad_option_value_names_its_source(pytester: pytest.Pytester,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_option_value_names_its_source(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CONFORMANCE_MAX_EVENTS", "lots")
     result = pytester.runpytest("--target-url", "http://127.0.0.1:9/v1", "--collect-only")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -75,43 +89,69 @@ def test_unreachable_target_is_an_error_not_a_failure(pytester: pytest.Pytester)
     assert "conformance violation" not in result.stdout.str()
 
 
-def test_failure_shows_rule_location_and_curl(pytester: pytest.Pytester,
-                                              reference_server: ServerThread) -> None:
-    result = pytester.runpytest("--target-url", reference_server.url(fault="content-number"),
-                                "--api-key", "sk-never-printed", "-k", "minimal", *FAST)
+def test_failure_shows_rule_location_and_curl(
+    pytester: pytest.Pytester, reference_server: ServerThread
+) -> None:
+    result = pytester.runpytest(
+        "--target-url",
+        reference_server.url(fault="content-number"),
+        "--api-key",
+        "sk-never-printed",
+        "-k",
+        "minimal",
+        *FAST,
+    )
     result.assert_outcomes(failed=1)
     output = result.stdout.str()
     assert "[MUST] delta.content" in output
     assert "$.choices[0].delta.content" in output
-    assert 'Authorization: Bearer $ALPHAEDGE_API_KEY' in output
+    assert "Authorization: Bearer $ALPHAEDGE_API_KEY" in output
     assert "sk-never-printed" not in output
 
 
-def test_header_values_are_sent_but_never_printed(pytester: pytest.Pytester,
-                                                  reference_server: ServerThread) -> None:
-    result = pytester.runpytest("--target-url", reference_server.url(fault="empty-id"),
-                                "--header", "X-Org: org-sentinel-42", "-k", "minimal", *FAST)
+def test_header_values_are_sent_but_never_printed(
+    pytester: pytest.Pytester, reference_server: ServerThread
+) -> None:
+    result = pytester.runpytest(
+        "--target-url",
+        reference_server.url(fault="empty-id"),
+        "--header",
+        "X-Org: org-sentinel-42",
+        "-k",
+        "minimal",
+        *FAST,
+    )
     output = result.stdout.str()
     assert "X-Org: $CONFORMANCE_HEADER_X_ORG" in output
     assert "org-sentinel-42" not in output
 
 
 def test_malformed_header_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest("--target-url", "http://127.0.0.1:9/v1", "--header",
-                                "no-colon-here", "--collect-only")
+    result = pytester.runpytest(
+        "--target-url", "http://127.0.0.1:9/v1", "--header", "no-colon-here", "--collect-only"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
 def test_failing_property_example_shrinks_to_a_minimal_request(
-        pytester: pytest.Pytester, reference_server: ServerThread) -> None:
-    result = pytester.runpytest("--target-url", reference_server.url(fault="content-number"),
-                                "-k", "test_valid_requests", "--property-examples", "5")
+    pytester: pytest.Pytester, reference_server: ServerThread
+) -> None:
+    result = pytester.runpytest(
+        "--target-url",
+        reference_server.url(fault="content-number"),
+        "-k",
+        "test_valid_requests",
+        "--property-examples",
+        "5",
+    )
     output = result.stdout.str()
     result.assert_outcomes(failed=1)
     assert "[MUST] delta.content" in output
     assert "Falsifying example" in output or "Failing test case" in output
-    assert "messages=[{'role': 'user', 'content': '0'}]" in output.replace('"', "'") or \
-        "'messages': [{'role': 'user', 'content': '0'}]" in output, output[-3000:]
+    assert (
+        "messages=[{'role': 'user', 'content': '0'}]" in output.replace('"', "'")
+        or "'messages': [{'role': 'user', 'content': '0'}]" in output
+    ), output[-3000:]
 
 
 def test_target_repr_never_shows_secrets() -> None:

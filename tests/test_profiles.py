@@ -23,11 +23,18 @@ from tests.streams import chunk, completion, ok_exchange, sse
 Chunks = list[dict[str, Any]]
 
 
-def judge(chunks: Chunks, profile: str = "openai", *, request: dict[str, Any] | None = None,
-          done: bool = True, keep_text: bool = False) -> StreamResult:
+def judge(
+    chunks: Chunks,
+    profile: str = "openai",
+    *,
+    request: dict[str, Any] | None = None,
+    done: bool = True,
+    keep_text: bool = False,
+) -> StreamResult:
     """Check a completion made of `chunks` under `profile`."""
-    checker = StreamChecker(**load_profile(profile).checker_options(), request=request,
-                            keep_text=keep_text)
+    checker = StreamChecker(
+        **load_profile(profile).checker_options(), request=request, keep_text=keep_text
+    )
     if checker.check_response(ok_exchange()):
         checker.feed(sse(chunks, done=done))
     return checker.finish()
@@ -38,8 +45,11 @@ def fired(result: StreamResult) -> set[str]:
 
 
 def usage(prompt: int = 5, completion_tokens: int = 3, total: int | None = None) -> dict[str, int]:
-    return {"prompt_tokens": prompt, "completion_tokens": completion_tokens,
-            "total_tokens": prompt + completion_tokens if total is None else total}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt + completion_tokens if total is None else total,
+    }
 
 
 def usage_chunk(**kw: Any) -> dict[str, Any]:
@@ -61,12 +71,19 @@ def tool_chunks(*deltas: dict[str, Any], finish: str = "tool_calls") -> Chunks:
     """A tool-call completion: role chunk, one chunk per tool-call delta, finish chunk."""
     calls = [chunk(role=True)] + [
         {**chunk(), "choices": [{"index": 0, "delta": {"tool_calls": [d]}, "finish_reason": None}]}
-        for d in deltas]
+        for d in deltas
+    ]
     return [*calls, chunk(finish=finish)]
 
 
-def call(index: int | None, arguments: str, *, first: bool = False,
-         name: str = "get_weather", **extra: Any) -> dict[str, Any]:
+def call(
+    index: int | None,
+    arguments: str,
+    *,
+    first: bool = False,
+    name: str = "get_weather",
+    **extra: Any,
+) -> dict[str, Any]:
     """One OpenAI-style tool-call delta."""
     delta: dict[str, Any] = {} if index is None else {"index": index}
     function: dict[str, Any] = {"arguments": arguments}
@@ -81,8 +98,7 @@ MISTRAL_WHOLE = {"id": "gSIMJiOkT", "function": {"name": "weather", "arguments":
 
 
 def _outcome(rule_id: str, finish: str | None, text: str = "", **expect: Any) -> list[Any]:
-    case = Case("f.yaml", "g", "d", "", {}, "200", ("stream",),
-                outcome={"rule": rule_id, **expect})
+    case = Case("f.yaml", "g", "d", "", {}, "200", ("stream",), outcome={"rule": rule_id, **expect})
     result = StreamResult([], {}, set(), texts={0: text}, finish_reasons={0: finish})
     outcome = CaseOutcome([], [])
     judge_outcome(case, result, outcome)
@@ -92,6 +108,7 @@ def _outcome(rule_id: str, finish: str | None, text: str = "", **expect: Any) ->
 def _set_choice(key: str, value: Any, at: int = 1) -> Callable[[Chunks], None]:
     def change(chunks: Chunks) -> None:
         choice_of(chunks, at)[key] = value
+
     return change
 
 
@@ -109,56 +126,105 @@ FAILING: dict[str, Callable[[], Any]] = {
     "openai.logprobs": lambda: judge(changed(_set_choice("logprobs", {"content": "Hel"}))),
     "openai.fields": lambda: judge(changed(lambda c: c[1].update(system_fingerprint=42))),
     "openai.created_consistent": lambda: judge(changed(_created_moves)),
-    "openai.tool_call_deltas": lambda: judge(tool_chunks(
-        *WEATHER[:2], call(0, '"Paris"}', name="get_weather", first=True))),
+    "openai.tool_call_deltas": lambda: judge(
+        tool_chunks(*WEATHER[:2], call(0, '"Paris"}', name="get_weather", first=True))
+    ),
     "openai.usage_chunk": lambda: judge(changed(lambda c: c[-1].update(usage=usage()))),
-    "openai.usage_requested": lambda: judge(completion(), request={
-        "stream_options": {"include_usage": True}}),
+    "openai.usage_requested": lambda: judge(
+        completion(), request={"stream_options": {"include_usage": True}}
+    ),
     "stream.usage_totals": lambda: judge([*completion(), usage_chunk(total=99)]),
     "stream.choice_finished": lambda: judge(completion()[:-1]),
     "stream.tool_call_arguments": lambda: judge(tool_chunks(*WEATHER[:2])),
-    "mistral.finish_reason": lambda: judge(changed(_set_choice("finish_reason", "content_filter",
-                                                               at=-1)), "mistral"),
-    "mistral.content": lambda: judge(changed(lambda c: choice_of(c, 1)["delta"].update(
-        content=[{"type": "text"}])), "mistral"),
+    "mistral.finish_reason": lambda: judge(
+        changed(_set_choice("finish_reason", "content_filter", at=-1)), "mistral"
+    ),
+    "mistral.content": lambda: judge(
+        changed(lambda c: choice_of(c, 1)["delta"].update(content=[{"type": "text"}])), "mistral"
+    ),
     "mistral.tool_calls": lambda: judge(tool_chunks(*WEATHER), "mistral"),
     "request.max_tokens": lambda: _outcome("request.max_tokens", "stop", finish_reason="length"),
-    "request.stop": lambda: _outcome("request.stop", "stop", "You said", finish_reason="stop",
-                                     excludes="said"),
-    "request.tool_choice": lambda: _outcome("request.tool_choice", "stop",
-                                            finish_reason="tool_calls"),
+    "request.stop": lambda: _outcome(
+        "request.stop", "stop", "You said", finish_reason="stop", excludes="said"
+    ),
+    "request.tool_choice": lambda: _outcome(
+        "request.tool_choice", "stop", finish_reason="tool_calls"
+    ),
 }
 
 PASSING: dict[str, Callable[[], Any]] = {
-    "openai.finish_reason": lambda: judge(changed(_set_choice("finish_reason", "content_filter",
-                                                              at=-1))),
-    "openai.logprobs": lambda: judge(changed(_set_choice("logprobs", {"content": [
-        {"token": "Hel", "logprob": -0.1, "bytes": [72, 101, 108], "top_logprobs": [
-            {"token": "Hel", "logprob": -0.1, "bytes": None}]}], "refusal": None}))),
-    "openai.fields": lambda: judge(changed(lambda c: c[1].update(
-        system_fingerprint=None, service_tier="flex", choices=[{
-            "index": 0, "finish_reason": None,
-            "delta": {"refusal": None, "function_call": {"name": "f", "arguments": "{}"}}}]))),
+    "openai.finish_reason": lambda: judge(
+        changed(_set_choice("finish_reason", "content_filter", at=-1))
+    ),
+    "openai.logprobs": lambda: judge(
+        changed(
+            _set_choice(
+                "logprobs",
+                {
+                    "content": [
+                        {
+                            "token": "Hel",
+                            "logprob": -0.1,
+                            "bytes": [72, 101, 108],
+                            "top_logprobs": [{"token": "Hel", "logprob": -0.1, "bytes": None}],
+                        }
+                    ],
+                    "refusal": None,
+                },
+            )
+        )
+    ),
+    "openai.fields": lambda: judge(
+        changed(
+            lambda c: c[1].update(
+                system_fingerprint=None,
+                service_tier="flex",
+                choices=[
+                    {
+                        "index": 0,
+                        "finish_reason": None,
+                        "delta": {
+                            "refusal": None,
+                            "function_call": {"name": "f", "arguments": "{}"},
+                        },
+                    }
+                ],
+            )
+        )
+    ),
     "openai.created_consistent": lambda: judge(completion()),
     "openai.tool_call_deltas": lambda: judge(tool_chunks(*WEATHER, call(1, "{}", first=True))),
-    "openai.usage_chunk": lambda: judge([*completion(), usage_chunk(),
-                                         {**chunk(), "choices": [], "moderation": {}}]),
-    "openai.usage_requested": lambda: judge([*completion(), usage_chunk()], request={
-        "stream_options": {"include_usage": True}}),
+    "openai.usage_chunk": lambda: judge(
+        [*completion(), usage_chunk(), {**chunk(), "choices": [], "moderation": {}}]
+    ),
+    "openai.usage_requested": lambda: judge(
+        [*completion(), usage_chunk()], request={"stream_options": {"include_usage": True}}
+    ),
     "stream.usage_totals": lambda: judge([*completion(), usage_chunk(prompt=9, total=12)]),
     "stream.choice_finished": lambda: judge(completion()),
     "stream.tool_call_arguments": lambda: judge(tool_chunks(*WEATHER)),
-    "mistral.finish_reason": lambda: judge(changed(_set_choice("finish_reason", "model_length",
-                                                               at=-1)), "mistral"),
-    "mistral.content": lambda: judge(changed(lambda c: choice_of(c, 1)["delta"].update(
-        content=[{"type": "thinking", "thinking": [{"type": "text", "text": "hm"}]},
-                 {"type": "text", "text": "Hel"}])), "mistral"),
+    "mistral.finish_reason": lambda: judge(
+        changed(_set_choice("finish_reason", "model_length", at=-1)), "mistral"
+    ),
+    "mistral.content": lambda: judge(
+        changed(
+            lambda c: choice_of(c, 1)["delta"].update(
+                content=[
+                    {"type": "thinking", "thinking": [{"type": "text", "text": "hm"}]},
+                    {"type": "text", "text": "Hel"},
+                ]
+            )
+        ),
+        "mistral",
+    ),
     "mistral.tool_calls": lambda: judge(tool_chunks(MISTRAL_WHOLE), "mistral"),
     "request.max_tokens": lambda: _outcome("request.max_tokens", "length", finish_reason="length"),
-    "request.stop": lambda: _outcome("request.stop", "stop", "You ", finish_reason="stop",
-                                     excludes="said"),
-    "request.tool_choice": lambda: _outcome("request.tool_choice", "tool_calls",
-                                            finish_reason="tool_calls"),
+    "request.stop": lambda: _outcome(
+        "request.stop", "stop", "You ", finish_reason="stop", excludes="said"
+    ),
+    "request.tool_choice": lambda: _outcome(
+        "request.tool_choice", "tool_calls", finish_reason="tool_calls"
+    ),
 }
 
 
@@ -187,8 +253,9 @@ def test_rule_passes_its_passing_example(rule_id: str) -> None:
     assert _fired(PASSING[rule_id]()) == set()
 
 
-@pytest.mark.parametrize("reason", ["stop", "length", "tool_calls", "content_filter",
-                                    "function_call"])
+@pytest.mark.parametrize(
+    "reason", ["stop", "length", "tool_calls", "content_filter", "function_call"]
+)
 def test_every_documented_openai_finish_reason_passes(reason: str) -> None:
     assert fired(judge(changed(_set_choice("finish_reason", reason, at=-1)))) == set()
 
@@ -219,27 +286,51 @@ def test_usage_request_rule_is_not_applied_without_the_request() -> None:
 
 
 def test_null_usage_counts_are_not_totals() -> None:
-    bad = {**chunk(), "choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": None,
-                                               "total_tokens": None}}
+    bad = {
+        **chunk(),
+        "choices": [],
+        "usage": {"prompt_tokens": 4, "completion_tokens": None, "total_tokens": None},
+    }
     assert fired(judge([*completion(), bad], "mistral")) == {"stream.usage_totals"}
 
 
-@pytest.mark.parametrize(("deltas", "why"), [
-    ((call(0, "", first=True), call(0, "{}", id="call_0")), "repeats id"),
-    ((call(0, "", first=True), {"index": 0, "type": "function", "function": {"arguments": "{}"}}),
-     "repeats type"),
-    ((call(1, "{}", first=True),), "numbered from 0"),
-    ((call(0, "{}"),), "lacks id, type, name"),
-    ((call(None, "{}", first=True),), "no index"),
-])
+@pytest.mark.parametrize(
+    ("deltas", "why"),
+    [
+        ((call(0, "", first=True), call(0, "{}", id="call_0")), "repeats id"),
+        (
+            (
+                call(0, "", first=True),
+                {"index": 0, "type": "function", "function": {"arguments": "{}"}},
+            ),
+            "repeats type",
+        ),
+        ((call(1, "{}", first=True),), "numbered from 0"),
+        ((call(0, "{}"),), "lacks id, type, name"),
+        ((call(None, "{}", first=True),), "no index"),
+    ],
+)
 def test_tool_call_delta_mistakes(deltas: tuple[dict[str, Any], ...], why: str) -> None:
     result = judge(tool_chunks(*deltas))
     assert fired(result) == {"openai.tool_call_deltas"}, why
 
 
 def test_whole_tool_calls_in_one_delta_pass_openai() -> None:
-    both = {**chunk(), "choices": [{"index": 0, "finish_reason": None, "delta": {"tool_calls": [
-        call(0, '{"city": "Paris"}', first=True), call(1, '{"city": "Oslo"}', first=True)]}}]}
+    both = {
+        **chunk(),
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": None,
+                "delta": {
+                    "tool_calls": [
+                        call(0, '{"city": "Paris"}', first=True),
+                        call(1, '{"city": "Oslo"}', first=True),
+                    ]
+                },
+            }
+        ],
+    }
     assert fired(judge([chunk(role=True), both, chunk(finish="tool_calls")])) == set()
 
 
@@ -256,8 +347,11 @@ def test_mistral_whole_calls_without_index_are_told_apart() -> None:
 
 
 def test_mistral_content_parts_are_kept_as_text() -> None:
-    chunks = changed(lambda c: choice_of(c, 1)["delta"].update(
-        content=[{"type": "thinking", "thinking": []}, {"type": "text", "text": "Hi"}]))
+    chunks = changed(
+        lambda c: choice_of(c, 1)["delta"].update(
+            content=[{"type": "thinking", "thinking": []}, {"type": "text", "text": "Hi"}]
+        )
+    )
     assert judge(chunks, "mistral", keep_text=True).texts == {0: "Hilo!"}
 
 
@@ -265,6 +359,7 @@ def test_mistral_object_and_created_are_optional_but_checked_when_present() -> N
     def drop(chunks: Chunks) -> None:
         for c in chunks:
             del c["object"], c["created"]
+
     assert fired(judge(changed(drop), "mistral")) == set()
     assert fired(judge(changed(drop), "alphaedge")) == {"chunk.object", "chunk.created"}
     wrong = changed(lambda c: c[1].update(object="text_completion"))

@@ -15,34 +15,63 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_exported_names_are_pinned() -> None:
-    assert sorted(conformance.__all__) == sorted([
-        "__version__", "REGISTRY", "Rule", "Level", "Limits", "Violation", "Event",
-        "Observation", "SSEParser", "StreamChecker", "StreamResult", "Client", "Target",
-        "TargetUnreachable",
-    ])
+    assert sorted(conformance.__all__) == sorted(
+        [
+            "__version__",
+            "REGISTRY",
+            "Rule",
+            "Level",
+            "Limits",
+            "Violation",
+            "Event",
+            "Observation",
+            "SSEParser",
+            "StreamChecker",
+            "StreamResult",
+            "Client",
+            "Target",
+            "TargetUnreachable",
+        ]
+    )
     for name in conformance.__all__:
         assert getattr(conformance, name) is not None
 
 
 def test_plugin_import_is_cheap() -> None:
-    code = ("import sys, conformance.plugin; "
-            "print(','.join(m for m in ('httpx', 'jsonschema', 'orjson', 'starlette') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, conformance.plugin; "
+        "print(','.join(m for m in ('httpx', 'jsonschema', 'orjson', 'starlette') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
 
 def test_python_dash_m_runs_the_cli() -> None:
-    out = subprocess.run([sys.executable, "-m", "conformance", "rules"], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "conformance", "rules"], capture_output=True, text=True, check=True
+    )
     assert "sse.done_present" in out.stdout
 
 
 @pytest.mark.slow
 def test_wheel_ships_schemas_and_cases(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for schema in (ROOT / "schemas").rglob("*.json"):
@@ -57,5 +86,5 @@ def test_readme_rule_table_is_current() -> None:
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     start = readme.index("\n", readme.index("<!-- rules-table")) + 1
-    table = readme[start:readme.index("<!-- /rules-table -->")].strip()
+    table = readme[start : readme.index("<!-- /rules-table -->")].strip()
     assert table == rules_markdown(), "run `conformance rules --markdown` into the README"

@@ -18,10 +18,10 @@ def _rules_named(output: str) -> set[str]:
     return set(re.findall(r"\[(?:MUST|SHOULD)\] ([a-z0-9_]+\.[a-z0-9_]+)", output))
 
 
-def test_clean_server_passes_the_whole_suite(pytester: pytest.Pytester,
-                                             reference_server: ServerThread) -> None:
-    result = pytester.runpytest("--target-url", reference_server.base_url, "--strict",
-                                "-v", *FAST)
+def test_clean_server_passes_the_whole_suite(
+    pytester: pytest.Pytester, reference_server: ServerThread
+) -> None:
+    result = pytester.runpytest("--target-url", reference_server.base_url, "--strict", "-v", *FAST)
     result.assert_outcomes(passed=_suite_size(pytester, reference_server.base_url))
     output = result.stdout.str()
     assert "conformance target: " + reference_server.base_url in output
@@ -37,10 +37,12 @@ def _suite_size(pytester: pytest.Pytester, url: str) -> int:
 
 
 @pytest.mark.parametrize("name", sorted(VARIATIONS))
-def test_legal_variation_passes_the_suite(pytester: pytest.Pytester,
-                                          reference_server: ServerThread, name: str) -> None:
-    result = pytester.runpytest("--target-url", reference_server.url(variation=name),
-                                "--strict", *FAST)
+def test_legal_variation_passes_the_suite(
+    pytester: pytest.Pytester, reference_server: ServerThread, name: str
+) -> None:
+    result = pytester.runpytest(
+        "--target-url", reference_server.url(variation=name), "--strict", *FAST
+    )
     assert result.ret == 0, result.stdout.str()[-3000:]
 
 
@@ -53,8 +55,11 @@ def _fault_args(name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", sorted(n for n, f in FAULTS.items() if not f.hostile))
-def test_fault_is_caught_by_its_rule(pytester: pytest.Pytester,  # hostile: test_hostile.py
-                                     reference_server: ServerThread, name: str) -> None:
+def test_fault_is_caught_by_its_rule(
+    pytester: pytest.Pytester,  # hostile: test_hostile.py
+    reference_server: ServerThread,
+    name: str,
+) -> None:
     fault = FAULTS[name]
     rule = REGISTRY[fault.rule_id]
     url = reference_server.url(fault=name)

@@ -66,22 +66,33 @@ class Run:
 
 
 def conformance_run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Run:
-    done = subprocess.run([sys.executable, "-m", "conformance", "run", "--out", "reports",
-                           *args], cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})}, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--out", "reports", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
     return Run(done.returncode, done.stdout, done.stderr, cwd / "reports")
 
 
 @pytest.fixture(scope="module")
 def clean_run(reference_server: ServerThread, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    return conformance_run(tmp_path_factory.mktemp("clean"), "--target-url",
-                           reference_server.base_url, *FAST)
+    return conformance_run(
+        tmp_path_factory.mktemp("clean"), "--target-url", reference_server.base_url, *FAST
+    )
 
 
 @pytest.fixture(scope="module")
 def fault_run(reference_server: ServerThread, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    return conformance_run(tmp_path_factory.mktemp("fault"), "--target-url",
-                           reference_server.url(fault="wrong-object"), *FAST)
+    return conformance_run(
+        tmp_path_factory.mktemp("fault"),
+        "--target-url",
+        reference_server.url(fault="wrong-object"),
+        *FAST,
+    )
 
 
 def _statuses(certificate: dict[str, Any]) -> dict[str, str]:
@@ -110,16 +121,20 @@ def test_clean_server_is_certified(clean_run: Run) -> None:
 
 
 @pytest.mark.slow
-def test_certificate_names_the_suite_and_the_target(clean_run: Run,
-                                                    reference_server: ServerThread) -> None:
+def test_certificate_names_the_suite_and_the_target(
+    clean_run: Run, reference_server: ServerThread
+) -> None:
     certificate = clean_run.certificate()
     assert SchemaChecker("certificate").errors(certificate) == []
     assert certificate["suite"]["version"] == __import__("conformance").__version__
     commit = certificates.git_commit()
     assert certificate["suite"]["commit"] == commit
-    assert certificate["target"] == {"url": reference_server.base_url,
-                                     "model": "alphaedge-large-3-2512",
-                                     "profile": "alphaedge", "insecure": False}
+    assert certificate["target"] == {
+        "url": reference_server.base_url,
+        "model": "alphaedge-large-3-2512",
+        "profile": "alphaedge",
+        "insecure": False,
+    }
     assert certificate["digest"]["value"] == certificates.digest(certificate)
 
 
@@ -152,11 +167,10 @@ def test_unreachable_target_exits_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_xdist_gives_one_report_and_the_same_certificate(clean_run: Run,
-                                                         reference_server: ServerThread,
-                                                         tmp_path: Path) -> None:
-    run = conformance_run(tmp_path, "--target-url", reference_server.base_url, *FAST,
-                          "-n", "2")
+def test_xdist_gives_one_report_and_the_same_certificate(
+    clean_run: Run, reference_server: ServerThread, tmp_path: Path
+) -> None:
+    run = conformance_run(tmp_path, "--target-url", reference_server.base_url, *FAST, "-n", "2")
     assert run.code == 0, run.stdout[-3000:]
     assert len(list(run.out.iterdir())) == 3
     certificate, single = run.certificate(), clean_run.certificate()
@@ -171,8 +185,7 @@ def test_report_stem_names_host_port_and_utc_time() -> None:
 
     when = datetime(2026, 11, 25, 18, 0, 0, tzinfo=UTC)
     assert report_stem("http://127.0.0.1:8000/v1", when) == "127.0.0.1-8000-20261125T180000Z"
-    assert report_stem("https://api.example.com/v1", when) == \
-        "api.example.com-443-20261125T180000Z"
+    assert report_stem("https://api.example.com/v1", when) == "api.example.com-443-20261125T180000Z"
     assert report_stem("http://[::1]:9/v1", when) == "1-9-20261125T180000Z"
 
 
@@ -181,18 +194,21 @@ def test_report_stem_names_host_port_and_utc_time() -> None:
 
 @pytest.mark.slow
 def test_verify_report_accepts_the_certificate_as_written(
-        clean_run: Run, capsys: pytest.CaptureFixture[str]) -> None:
+    clean_run: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main(["verify-report", str(clean_run.file("json"))]) == 0
     assert "valid: CERTIFIED" in capsys.readouterr().out
 
 
 @pytest.mark.slow
 def test_verify_report_rejects_a_changed_result(
-        clean_run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clean_run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = clean_run.file("json").read_text(encoding="utf-8")
     tampered = tmp_path / "tampered.json"
-    tampered.write_text(text.replace('"status": "passed"', '"status": "failed"', 1),
-                        encoding="utf-8")
+    tampered.write_text(
+        text.replace('"status": "passed"', '"status": "failed"', 1), encoding="utf-8"
+    )
     assert cli.main(["verify-report", str(tampered)]) == 1
     assert "digest mismatch" in capsys.readouterr().err
 
@@ -208,7 +224,7 @@ def test_any_byte_of_the_results_changed_is_rejected(clean_run: Run) -> None:
         changed = bytearray(data)
         changed[position] = _other(data[position])
         code, message = certificates.verify(bytes(changed))
-        assert code != 0, (position, data[position - 20:position + 20], message)
+        assert code != 0, (position, data[position - 20 : position + 20], message)
 
 
 def _other(byte: int) -> int:
@@ -218,14 +234,17 @@ def _other(byte: int) -> int:
     return ord("x" if char != "x" else "y")
 
 
-@pytest.mark.parametrize(("content", "code", "message"), [
-    (b"{not json", 2, "not a readable JSON certificate"),
-    (b"\xff\xfe", 2, "not a readable JSON certificate"),
-    (b'{"format": 1}', 1, "does not match schemas/certificate.json"),
-])
-def test_verify_report_unreadable_or_invalid(tmp_path: Path, content: bytes, code: int,
-                                             message: str,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("content", "code", "message"),
+    [
+        (b"{not json", 2, "not a readable JSON certificate"),
+        (b"\xff\xfe", 2, "not a readable JSON certificate"),
+        (b'{"format": 1}', 1, "does not match schemas/certificate.json"),
+    ],
+)
+def test_verify_report_unreadable_or_invalid(
+    tmp_path: Path, content: bytes, code: int, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "certificate.json"
     path.write_bytes(content)
     assert cli.main(["verify-report", str(path)]) == code
@@ -241,14 +260,16 @@ def test_verify_report_missing_file(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def _plugin_run(pytester: pytest.Pytester, url: str, *args: str) -> tuple[int, dict[str, Any]]:
-    result = pytester.runpytest_inprocess("--target-url", url, "--certificate", "cert.json",
-                                          *FAST, *args)
+    result = pytester.runpytest_inprocess(
+        "--target-url", url, "--certificate", "cert.json", *FAST, *args
+    )
     certificate = json.loads((pytester.path / "cert.json").read_text(encoding="utf-8"))
     return int(result.ret), certificate
 
 
-def test_rules_never_applied_are_not_applicable(pytester: pytest.Pytester,
-                                                reference_server: ServerThread) -> None:
+def test_rules_never_applied_are_not_applicable(
+    pytester: pytest.Pytester, reference_server: ServerThread
+) -> None:
     code, certificate = _plugin_run(pytester, reference_server.base_url, "-k", "minimal")
     statuses = _statuses(certificate)
     assert code == 0 and statuses["sse.done_present"] == "passed"
@@ -259,7 +280,8 @@ def test_rules_never_applied_are_not_applicable(pytester: pytest.Pytester,
 
 
 def test_should_violation_warns_and_fails_only_under_strict(
-        pytester: pytest.Pytester, reference_server: ServerThread) -> None:
+    pytester: pytest.Pytester, reference_server: ServerThread
+) -> None:
     url = reference_server.url(fault="created-drift")
     code, certificate = _plugin_run(pytester, url, "-k", "minimal")
     assert code == 0
@@ -270,15 +292,21 @@ def test_should_violation_warns_and_fails_only_under_strict(
     assert code == 1
     assert _statuses(certificate)["stream.created_consistent"] == "failed"
     assert certificate["verdict"] == "NOT CERTIFIED"
-    assert certificate["reasons"] == ["1 SHOULD rule failed (--strict): "
-                                      "stream.created_consistent"]
+    assert certificate["reasons"] == ["1 SHOULD rule failed (--strict): stream.created_consistent"]
 
 
-def test_baseline_covers_known_failures(pytester: pytest.Pytester,
-                                        reference_server: ServerThread) -> None:
+def test_baseline_covers_known_failures(
+    pytester: pytest.Pytester, reference_server: ServerThread
+) -> None:
     pytester.makefile(".txt", baseline="# known\nchunk.object\n")
-    code, certificate = _plugin_run(pytester, reference_server.url(fault="wrong-object"),
-                                    "-k", "minimal", "--baseline", "baseline.txt")
+    code, certificate = _plugin_run(
+        pytester,
+        reference_server.url(fault="wrong-object"),
+        "-k",
+        "minimal",
+        "--baseline",
+        "baseline.txt",
+    )
     assert code == 0
     assert certificate["verdict"] == "NOT CERTIFIED"
     assert certificate["baseline"]["passed"] is True
@@ -286,12 +314,21 @@ def test_baseline_covers_known_failures(pytester: pytest.Pytester,
     assert certificates.exit_code(certificate, 1) == 0
 
 
-def test_stale_baseline_entry_fails_the_run(pytester: pytest.Pytester,
-                                            reference_server: ServerThread) -> None:
+def test_stale_baseline_entry_fails_the_run(
+    pytester: pytest.Pytester, reference_server: ServerThread
+) -> None:
     pytester.makefile(".yaml", baseline="- chunk.object\n- chunk.id\n- request.no_5xx\n")
     result = pytester.runpytest_inprocess(
-        "--target-url", reference_server.url(fault="wrong-object"), "--certificate",
-        "cert.json", "-k", "minimal", "--baseline", "baseline.yaml", *FAST)
+        "--target-url",
+        reference_server.url(fault="wrong-object"),
+        "--certificate",
+        "cert.json",
+        "-k",
+        "minimal",
+        "--baseline",
+        "baseline.yaml",
+        *FAST,
+    )
     certificate = json.loads((pytester.path / "cert.json").read_text(encoding="utf-8"))
     assert result.ret == 1
     assert certificate["baseline"]["stale"] == ["chunk.id"]
@@ -301,29 +338,40 @@ def test_stale_baseline_entry_fails_the_run(pytester: pytest.Pytester,
     result.stdout.fnmatch_lines(["*baseline: FAILED*stale entries: chunk.id*"])
 
 
-def test_new_failure_outside_the_baseline_fails(pytester: pytest.Pytester,
-                                                reference_server: ServerThread) -> None:
+def test_new_failure_outside_the_baseline_fails(
+    pytester: pytest.Pytester, reference_server: ServerThread
+) -> None:
     pytester.makefile(".txt", baseline="sse.done_present\n")
-    code, certificate = _plugin_run(pytester, reference_server.url(fault="wrong-object"),
-                                    "-k", "minimal", "--baseline", "baseline.txt")
+    code, certificate = _plugin_run(
+        pytester,
+        reference_server.url(fault="wrong-object"),
+        "-k",
+        "minimal",
+        "--baseline",
+        "baseline.txt",
+    )
     assert code == 1
     assert certificate["baseline"]["new_failures"] == ["chunk.object"]
     assert certificate["baseline"]["stale"] == ["sse.done_present"]
 
 
-def test_baseline_with_an_unknown_rule_is_a_usage_error(pytester: pytest.Pytester,
-                                                        reference_server: ServerThread) -> None:
+def test_baseline_with_an_unknown_rule_is_a_usage_error(
+    pytester: pytest.Pytester, reference_server: ServerThread
+) -> None:
     pytester.makefile(".txt", baseline="chunk.object\nno.such_rule\n")
-    result = pytester.runpytest_inprocess("--target-url", reference_server.base_url,
-                                          "--baseline", "baseline.txt")
+    result = pytester.runpytest_inprocess(
+        "--target-url", reference_server.base_url, "--baseline", "baseline.txt"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "unknown rule ids: no.such_rule" in result.stderr.str()
 
 
-def test_insecure_run_is_never_certified(pytester: pytest.Pytester,
-                                         reference_server: ServerThread) -> None:
-    code, certificate = _plugin_run(pytester, reference_server.base_url, "-k", "minimal",
-                                    "--insecure")
+def test_insecure_run_is_never_certified(
+    pytester: pytest.Pytester, reference_server: ServerThread
+) -> None:
+    code, certificate = _plugin_run(
+        pytester, reference_server.base_url, "-k", "minimal", "--insecure"
+    )
     assert code == 0  # pytest's own outcome: every test passed
     assert certificate["target"]["insecure"] is True
     assert certificate["verdict"] == "NOT CERTIFIED"
@@ -346,12 +394,21 @@ def test_baseline_file_forms(tmp_path: Path) -> None:
 
 
 def test_judge_baseline() -> None:
-    rules = [{"id": "a.x", "status": "failed"}, {"id": "b.x", "status": "passed"},
-             {"id": "c.x", "status": "warning"}, {"id": "d.x", "status": "not_applicable"}]
+    rules = [
+        {"id": "a.x", "status": "failed"},
+        {"id": "b.x", "status": "passed"},
+        {"id": "c.x", "status": "warning"},
+        {"id": "d.x", "status": "not_applicable"},
+    ]
     verdict = judge_baseline(["a.x", "c.x", "d.x"], rules)
-    assert verdict == {"rules": ["a.x", "c.x", "d.x"], "known_failures": ["a.x"],
-                       "new_failures": [], "stale": ["c.x"], "unexercised": ["d.x"],
-                       "passed": False}
+    assert verdict == {
+        "rules": ["a.x", "c.x", "d.x"],
+        "known_failures": ["a.x"],
+        "new_failures": [],
+        "stale": ["c.x"],
+        "unexercised": ["d.x"],
+        "passed": False,
+    }
     assert judge_baseline(["a.x"], rules)["passed"] is True
     assert judge_baseline([], rules)["new_failures"] == ["a.x"]
 
@@ -371,8 +428,9 @@ class HeaderEcho:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = sorted(scope["headers"], key=lambda h: h[0] not in (b"authorization",
-                                                                       b"x-tenant"))
+        headers = sorted(
+            scope["headers"], key=lambda h: h[0] not in (b"authorization", b"x-tenant")
+        )
         echoed = "; ".join(f"{k.decode()}: {v.decode()}" for k, v in headers)
         self.seen.append(echoed)
         await self.app(scope, receive, self._sender(send, echoed))
@@ -389,15 +447,20 @@ class HeaderEcho:
                     return
                 message = _body(message, state, echoed)
             await send(message)
+
         return echo
 
 
 def _start(message: Message, state: dict[str, object], echoed: str) -> Message:
     status = state["status"] = message["status"]
-    headers = [(k, v) for k, v in message.get("headers", [])
-               if not (status >= 400 and k.lower() in (b"content-length", b"content-type"))]
-    state["stream"] = any(k.lower() == b"content-type" and v.startswith(b"text/event-stream")
-                          for k, v in headers)
+    headers = [
+        (k, v)
+        for k, v in message.get("headers", [])
+        if not (status >= 400 and k.lower() in (b"content-length", b"content-type"))
+    ]
+    state["stream"] = any(
+        k.lower() == b"content-type" and v.startswith(b"text/event-stream") for k, v in headers
+    )
     if status >= 400:
         headers.append((b"content-type", b"text/plain; charset=utf-8"))
     return {**message, "headers": [*headers, (b"x-echo", echoed.encode())]}
@@ -406,8 +469,11 @@ def _start(message: Message, state: dict[str, object], echoed: str) -> Message:
 def _body(message: Message, state: dict[str, object], echoed: str) -> Message:
     first, state["first"] = state["first"], False
     if state["status"] >= 400:  # type: ignore[operator]
-        return {"type": "http.response.body", "body": f"you sent {echoed}".encode(),
-                "more_body": False}
+        return {
+            "type": "http.response.body",
+            "body": f"you sent {echoed}".encode(),
+            "more_body": False,
+        }
     if first and state["stream"]:
         return {**message, "body": f": you sent {echoed}\n\n".encode() + message["body"]}
     return message
@@ -418,7 +484,7 @@ def _leaks(data: bytes, secrets: list[str]) -> list[str]:
     found = []
     for secret in secrets:
         forms = [secret, secret[:16]]
-        forms += [base64.b64encode(secret.encode()[i:i + 30]).decode()[4:24] for i in range(3)]
+        forms += [base64.b64encode(secret.encode()[i : i + 30]).decode()[4:24] for i in range(3)]
         found += [f"{secret[:6]}...: {form!r}" for form in forms if form.encode() in data]
     return found
 
@@ -429,9 +495,17 @@ def test_no_secret_is_written_anywhere(tmp_path: Path) -> None:
     header = "hdr-sentinel-" + uuid.uuid4().hex
     echo = HeaderEcho(create_app())
     with ServerThread(echo) as server:
-        run = conformance_run(tmp_path, "--target-url", server.base_url, *FAST,
-                              "--header", f"X-Tenant: {header}", "-vv", "--showlocals",
-                              env={"ALPHAEDGE_API_KEY": key})
+        run = conformance_run(
+            tmp_path,
+            "--target-url",
+            server.base_url,
+            *FAST,
+            "--header",
+            f"X-Tenant: {header}",
+            "-vv",
+            "--showlocals",
+            env={"ALPHAEDGE_API_KEY": key},
+        )
     assert any(key in seen and header in seen for seen in echo.seen)  # it was echoed
     assert run.code == 1, run.stdout[-3000:]  # plain-text error bodies fail error.json_body
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -451,21 +525,28 @@ def test_redactor() -> None:
     assert redactor.text("cut: 'sk-0123456789a'") == f"cut: '{REDACTED}'"
     assert redactor.text("sk-0123 is too short to tell") == "sk-0123 is too short to tell"
     assert redactor.deep({"tiny": ["x tiny", 3, None]}) == {REDACTED: [f"x {REDACTED}", 3, None]}
-    assert redactor.url("https://user:pw@h.example:8443/v1?key=tiny&b=2#f") == \
-        f"https://{REDACTED}@h.example:8443/v1?key={REDACTED}&b={REDACTED}"
+    assert (
+        redactor.url("https://user:pw@h.example:8443/v1?key=tiny&b=2#f")
+        == f"https://{REDACTED}@h.example:8443/v1?key={REDACTED}&b={REDACTED}"
+    )
     assert Redactor([]).text("tiny") == "tiny"
 
 
 def test_line_endings_are_made_visible() -> None:
-    assert visible_line_endings("a\r\nb\rc\nd\ufeff\x00\te") == \
-        "a␍␊\nb␍\nc␊\nd[BOM]\\x00\te"
+    assert visible_line_endings("a\r\nb\rc\nd\ufeff\x00\te") == "a␍␊\nb␍\nc␊\nd[BOM]\\x00\te"
 
 
 def test_report_text_is_redacted() -> None:
-    report = pytest.TestReport("t.py::x", ("t.py", 1, "x"), {}, "failed",
-                               "E   received: b'Bearer sk-0123456789abcdef'", "call",
-                               [("Captured stdout call", "key sk-0123456789abcdef")],
-                               user_properties=[("echo", ["sk-0123456789abcdef"])])
+    report = pytest.TestReport(
+        "t.py::x",
+        ("t.py", 1, "x"),
+        {},
+        "failed",
+        "E   received: b'Bearer sk-0123456789abcdef'",
+        "call",
+        [("Captured stdout call", "key sk-0123456789abcdef")],
+        user_properties=[("echo", ["sk-0123456789abcdef"])],
+    )
     redact_report(report, Redactor(["sk-0123456789abcdef"]))
     assert report.longreprtext == f"E   received: b'Bearer {REDACTED}'"
     assert report.sections == [("Captured stdout call", f"key {REDACTED}")]
@@ -490,12 +571,12 @@ def test_evidence_links_each_violation_to_its_exchange() -> None:
     bad = _live(bad_body + b": sk-0123456789abcdef\r\n\r\n", "http://h/v1?key=q")
     assert bad.result is not None
     violations = [v for v in bad.result.violations if v.rule_id == "chunk.object"]
-    evidence = evidence_of([(violations, bad.curl, bad.result.applied)], [good, bad],
-                           Redactor(["sk-0123456789abcdef"]))
+    evidence = evidence_of(
+        [(violations, bad.curl, bad.result.applied)], [good, bad], Redactor(["sk-0123456789abcdef"])
+    )
     (violation,) = evidence["violations"]
     assert violation["exchange"] == 1 and violation["event_index"] == 1
-    assert violation["event"] == bad_body[violation["offset"]:].split(b"\n\n")[0].decode() \
-        + "\n\n"
+    assert violation["event"] == bad_body[violation["offset"] :].split(b"\n\n")[0].decode() + "\n\n"
     assert '"object":"nope"' in violation["event"]
     exchange = evidence["exchanges"][1]
     assert exchange["url"] == f"http://h/v1?key={REDACTED}"
@@ -547,7 +628,7 @@ def test_html_shows_verdict_matrix_and_failure_evidence(fault_run: Run) -> None:
     row = re.search(r'<tr class="cf-failed" data-rule="chunk.object">.*?</tr>', page)
     assert row is not None and "failed" in row.group(0)
     assert page.count('<tr class="cf-passed"') == len(fault_run.certificate()["rules"]) - 1
-    failures = page[page.index('id="cf-failures"'):page.index('id="cf-warnings"')]
+    failures = page[page.index('id="cf-failures"') : page.index('id="cf-warnings"')]
     assert "[MUST] chunk.object" in failures
     assert "Event index" in failures and "Byte offset" in failures
     assert "Offending event:" in failures
@@ -562,10 +643,12 @@ def test_html_is_self_contained_with_timing(clean_run: Run) -> None:
     page = clean_run.html()
     assert 'class="cf-verdict cf-certified"' in page
     assert '<h1 id="title">CERTIFIED: conformance report for http://127.0.0.1:' in page
-    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.replace(
-        'href="https://pypi.python.org/pypi/pytest-html"', ""))
+    assert not re.search(
+        r"""(src|href)=["']?(https?:)?//""",
+        page.replace('href="https://pypi.python.org/pypi/pytest-html"', ""),
+    )
     assert "url(http" not in page and "@import" not in page
-    timing = page[page.index('id="cf-timing"'):]
+    timing = page[page.index('id="cf-timing"') :]
     assert "<svg" in timing and "<polyline" in timing
     assert timing.count("<tr>") >= 8
     assert "First content" in timing and "Gap p95" in timing
@@ -577,12 +660,12 @@ def test_curl_line_reproduces_the_fault(fault_run: Run) -> None:
     if curl is None:
         pytest.skip("curl is not installed")
     page = fault_run.html()
-    failures = page[page.index('id="cf-failures"'):]
-    line = html.unescape(re.search(r"<pre class='cf-curl'>(.*?)</pre>", failures,
-                                   re.S).group(1))  # type: ignore[union-attr]
+    failures = page[page.index('id="cf-failures"') :]
+    line = html.unescape(re.search(r"<pre class='cf-curl'>(.*?)</pre>", failures, re.S).group(1))  # type: ignore[union-attr]
     assert "$ALPHAEDGE_API_KEY" not in line  # no key was configured
-    done = subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=30,
-                          check=False)
+    done = subprocess.run(
+        ["sh", "-c", line], capture_output=True, text=True, timeout=30, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert '"object":"chat.completion"' in done.stdout
     assert "data: [DONE]" in done.stdout

@@ -66,13 +66,20 @@ def _content_after_finish(chunks: list[dict[str, Any]]) -> None:
     chunks.append(chunk("late"))
 
 
-def _rejection(rule_id: str, status: int, body: bytes = b'{"error": {"message": "x"}}',
-               content_type: str = "application/json") -> Callable[[], Any]:
+def _rejection(
+    rule_id: str,
+    status: int,
+    body: bytes = b'{"error": {"message": "x"}}',
+    content_type: str = "application/json",
+) -> Callable[[], Any]:
     def run() -> list[Any]:
         rule = REGISTRY[rule_id]
         assert rule.check is not None
-        return list(rule.check(Exchange(status=status, response_headers=[
-            ("content-type", content_type)]), body))
+        return list(
+            rule.check(
+                Exchange(status=status, response_headers=[("content-type", content_type)]), body
+            )
+        )
 
     return run
 
@@ -98,8 +105,14 @@ FAILING: dict[str, Callable[[], Any]] = {
     "http.content_type": lambda: check(good_body(), exchange=ok_exchange("application/json")),
     "sse.utf8": lambda: check(good_body().replace(b"Hel", b"H\xffl")),
     "sse.data_json": lambda: check(sse([*completion()[:2], "hello world", *completion()[2:]])),
-    "stream.error_event": lambda: check(sse([*completion()[:2], {"error": {
-        "message": "upstream overloaded", "type": "server_error"}}])),
+    "stream.error_event": lambda: check(
+        sse(
+            [
+                *completion()[:2],
+                {"error": {"message": "upstream overloaded", "type": "server_error"}},
+            ]
+        )
+    ),
     "sse.event_terminated": lambda: check(good_body()[:-2]),
     "sse.done_present": lambda: check(sse(completion(), done=False)),
     "sse.nothing_after_done": lambda: check(good_body() + sse([chunk("x")], done=False)),
@@ -117,13 +130,18 @@ FAILING: dict[str, Callable[[], Any]] = {
     "stream.created_consistent": _stream(_each("created", [1, 2, 3, 4, 5])),
     "stream.model_consistent": _stream(_set("model", "alphaedge-small-3-2512", at=3)),
     "stream.after_finish": _stream(_content_after_finish),
-    "stream.choice_indexes": _stream(_set("choices", [
-        {"index": 0, "delta": {"content": "a"}}, {"index": 0, "delta": {"content": "b"}}])),
+    "stream.choice_indexes": _stream(
+        _set(
+            "choices",
+            [{"index": 0, "delta": {"content": "a"}}, {"index": 0, "delta": {"content": "b"}}],
+        )
+    ),
     "stream.choices_complete": lambda: check(sse(completion()), n=2),
     "stream.has_delta": lambda: check(sse([{**chunk(), "choices": []}] * 3)),
     "stream.finish_reason_present": lambda: check(sse(completion()[:-1])),
-    "stream.created_recent": lambda: check(sse(completion(created=NOW * 1000)), live=True,
-                                           started_at=NOW),
+    "stream.created_recent": lambda: check(
+        sse(completion(created=NOW * 1000)), live=True, started_at=NOW
+    ),
     "stream.id_unique": lambda: list(REGISTRY["stream.id_unique"].check(["a", "b", "a"])),
     "request.malformed_json": _rejection("request.malformed_json", 200),
     "request.missing_messages": _rejection("request.missing_messages", 201),
@@ -131,8 +149,9 @@ FAILING: dict[str, Callable[[], Any]] = {
     "request.no_5xx": _rejection("request.no_5xx", 500),
     "error.json_body": _rejection("error.json_body", 400, b"<html>bad</html>", "text/html"),
     "request.default_model": lambda: _with_http_rule("request.default_model", 400),
-    "request.default_stream": lambda: _with_http_rule("request.default_stream", 200,
-                                                      "application/json"),
+    "request.default_stream": lambda: _with_http_rule(
+        "request.default_stream", 200, "application/json"
+    ),
     "transport.complete": _stopped("transport.complete", "connection reset by peer"),
     "transport.within_limits": lambda: check(good_body(), limits=Limits(max_events=2)),
 }
@@ -149,8 +168,9 @@ PASSING: dict[str, Callable[[], Any]] = {
 }
 
 
-def _with_http_rule(rule_id: str, status: int,
-                    content_type: str = "text/event-stream") -> StreamResult:
+def _with_http_rule(
+    rule_id: str, status: int, content_type: str = "text/event-stream"
+) -> StreamResult:
     from conformance._check import StreamChecker
 
     checker = StreamChecker()
@@ -190,8 +210,12 @@ def test_conformant_stream_passes_every_stream_rule() -> None:
     result = check(sse(completion(created=NOW)), live=True, started_at=time.time() - 1, n=1)
     assert result.violations == []
     assert result.texts == {0: "Hello!"}
-    stream_rules = {r.id for r in REGISTRY if r.applies_to("alphaedge") and r.scope in (
-        "response", "framing", "schema", "chunk", "end")}
+    stream_rules = {
+        r.id
+        for r in REGISTRY
+        if r.applies_to("alphaedge")
+        and r.scope in ("response", "framing", "schema", "chunk", "end")
+    }
     assert stream_rules <= result.applied
 
 
@@ -212,7 +236,8 @@ def test_all_violations_of_a_stream_are_reported_together() -> None:
     chunks[2]["object"] = "chat.completion"
     result = check(sse(chunks, done=False))
     assert {"chunk.id", "chunk.object", "sse.done_present", "stream.id_consistent"} <= set(
-        result.counts)
+        result.counts
+    )
 
 
 def test_repeated_violations_are_counted_not_all_kept() -> None:
@@ -224,10 +249,15 @@ def test_repeated_violations_are_counted_not_all_kept() -> None:
 
 def test_should_level_rules_are_should() -> None:
     should = {r.id for r in REGISTRY if r.level is Level.SHOULD}
-    assert should == {"stream.created_consistent", "stream.model_consistent",
-                      "stream.finish_reason_present", "stream.created_recent",
-                      "request.invalid_types", "request.default_model",
-                      "request.default_stream"}
+    assert should == {
+        "stream.created_consistent",
+        "stream.model_consistent",
+        "stream.finish_reason_present",
+        "stream.created_recent",
+        "request.invalid_types",
+        "request.default_model",
+        "request.default_stream",
+    }
 
 
 def test_index_beyond_requested_n_is_caught_live() -> None:
@@ -255,12 +285,12 @@ def test_duplicate_rule_id_is_an_error() -> None:
     from conformance._registry import DuplicateRuleError, declare
 
     with pytest.raises(DuplicateRuleError):
-        declare("sse.utf8", level=Level.MUST, title="t", source="s", sentence="s",
-                scope="framing")
+        declare("sse.utf8", level=Level.MUST, title="t", source="s", sentence="s", scope="framing")
 
 
 def test_every_rule_cites_its_sentence() -> None:
     for rule in REGISTRY:
         assert rule.sentence and rule.source and rule.title, rule.id
-        assert rule.check is not None or rule.scope in ("schema", "framing", "transport",
-                                                        "case"), rule.id
+        assert rule.check is not None or rule.scope in ("schema", "framing", "transport", "case"), (
+            rule.id
+        )

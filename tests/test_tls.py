@@ -41,8 +41,9 @@ def test_https_server_has_an_https_url(https_server: ServerThread) -> None:
 
 
 @pytest.mark.slow
-def test_untrusted_certificate_is_a_clear_connection_error(pytester: pytest.Pytester,
-                                                           https_server: ServerThread) -> None:
+def test_untrusted_certificate_is_a_clear_connection_error(
+    pytester: pytest.Pytester, https_server: ServerThread
+) -> None:
     result = pytester.runpytest("--target-url", https_server.base_url, *MINIMAL)
     output = result.stdout.str()
     assert result.ret != pytest.ExitCode.OK, output[-3000:]
@@ -52,27 +53,32 @@ def test_untrusted_certificate_is_a_clear_connection_error(pytester: pytest.Pyte
 
 
 @pytest.mark.slow
-def test_the_whole_suite_passes_with_the_ca_bundle(pytester: pytest.Pytester,
-                                                   https_server: ServerThread,
-                                                   tls_files: dict[str, Path]) -> None:
-    result = pytester.runpytest("--target-url", https_server.base_url,
-                                "--ca-bundle", str(tls_files["ca"]), *FAST)
+def test_the_whole_suite_passes_with_the_ca_bundle(
+    pytester: pytest.Pytester, https_server: ServerThread, tls_files: dict[str, Path]
+) -> None:
+    result = pytester.runpytest(
+        "--target-url", https_server.base_url, "--ca-bundle", str(tls_files["ca"]), *FAST
+    )
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-3000:]
     assert "TLS verification is OFF" not in result.stdout.str()
 
 
 @pytest.mark.slow
-def test_ca_bundle_from_the_environment(pytester: pytest.Pytester, https_server: ServerThread,
-                                        tls_files: dict[str, Path],
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ca_bundle_from_the_environment(
+    pytester: pytest.Pytester,
+    https_server: ServerThread,
+    tls_files: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("CONFORMANCE_CA_BUNDLE", str(tls_files["ca"]))
     result = pytester.runpytest("--target-url", https_server.base_url, *MINIMAL)
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-3000:]
 
 
 @pytest.mark.slow
-def test_insecure_passes_with_a_loud_warning(pytester: pytest.Pytester,
-                                             https_server: ServerThread) -> None:
+def test_insecure_passes_with_a_loud_warning(
+    pytester: pytest.Pytester, https_server: ServerThread
+) -> None:
     result = pytester.runpytest("--target-url", https_server.base_url, "--insecure", *MINIMAL)
     output = result.stdout.str()
     assert result.ret == pytest.ExitCode.OK, output[-3000:]

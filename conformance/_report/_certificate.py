@@ -42,20 +42,35 @@ class RunInfo:
     duration: float
 
 
-def build(info: RunInfo, collector: Collector, rules: list[Rule], redactor: Redactor,
-          baseline: list[str] | None = None) -> dict[str, Any]:
+def build(
+    info: RunInfo,
+    collector: Collector,
+    rules: list[Rule],
+    redactor: Redactor,
+    baseline: list[str] | None = None,
+) -> dict[str, Any]:
     """The sealed certificate of a finished session."""
     results = collector.rule_results(rules)
-    errors = [{"test": redactor.text(t.nodeid), "kind": t.error,
-               "message": redactor.text(t.message)} for t in collector.errors()]
+    errors = [
+        {"test": redactor.text(t.nodeid), "kind": t.error, "message": redactor.text(t.message)}
+        for t in collector.errors()
+    ]
     reasons = _reasons(results, errors, info)
     certificate = {
         "format": FORMAT,
         "suite": {"name": SUITE_NAME, "version": __version__, "commit": git_commit()},
-        "target": {"url": redactor.url(info.url), "model": redactor.text(info.model),
-                   "profile": info.profile, "insecure": info.insecure},
-        "run": {"date": _utc(info.started), "duration_s": round(info.duration, 3),
-                "strict": info.strict, "tests": collector.counts()},
+        "target": {
+            "url": redactor.url(info.url),
+            "model": redactor.text(info.model),
+            "profile": info.profile,
+            "insecure": info.insecure,
+        },
+        "run": {
+            "date": _utc(info.started),
+            "duration_s": round(info.duration, 3),
+            "strict": info.strict,
+            "tests": collector.counts(),
+        },
         "rules": results,
         "summary": summary(results),
         "errors": errors,
@@ -68,19 +83,24 @@ def build(info: RunInfo, collector: Collector, rules: list[Rule], redactor: Reda
 
 def summary(results: list[dict[str, Any]]) -> dict[str, int]:
     """Rule counts by status and level."""
+
     def count(status: str, level: str | None = None) -> int:
         return sum(1 for r in results if r["status"] == status and level in (None, r["level"]))
+
     return {
         "rules": len(results),
-        "must_failed": count(FAILED, "MUST"), "should_failed": count(FAILED, "SHOULD"),
-        "should_warned": count(WARNING), "passed": count(PASSED),
+        "must_failed": count(FAILED, "MUST"),
+        "should_failed": count(FAILED, "SHOULD"),
+        "should_warned": count(WARNING),
+        "passed": count(PASSED),
         "not_applicable": count(NOT_APPLICABLE),
         "violations": sum(r["counts"]["violations"] for r in results),
     }
 
 
-def _reasons(results: list[dict[str, Any]], errors: list[dict[str, str]],
-             info: RunInfo) -> list[str]:
+def _reasons(
+    results: list[dict[str, Any]], errors: list[dict[str, str]], info: RunInfo
+) -> list[str]:
     """Why the run is not certified (empty when it is)."""
     reasons = []
     for level in ("MUST", "SHOULD"):
@@ -89,14 +109,15 @@ def _reasons(results: list[dict[str, Any]], errors: list[dict[str, str]],
             how = " (--strict)" if level == "SHOULD" else ""
             plural = "s" if len(failed) != 1 else ""
             reasons.append(f"{len(failed)} {level} rule{plural} failed{how}: {', '.join(failed)}")
-    for kind, what in (("unreachable", "could not reach the target"),
-                       ("error", "ended in an error without a verdict")):
+    for kind, what in (
+        ("unreachable", "could not reach the target"),
+        ("error", "ended in an error without a verdict"),
+    ):
         count = sum(1 for e in errors if e["kind"] == kind)
         if count:
             reasons.append(f"{count} test{'s' if count != 1 else ''} {what}")
     if info.insecure:
-        reasons.append("TLS verification was off (--insecure): the target was not "
-                       "authenticated")
+        reasons.append("TLS verification was off (--insecure): the target was not authenticated")
     if all(r["status"] == NOT_APPLICABLE for r in results):
         reasons.append("no rule was checked")
     return reasons
@@ -113,8 +134,13 @@ def git_commit() -> str | None:
     if not (root / ".git").exists():
         return None
     try:
-        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"],
-                              capture_output=True, text=True, timeout=5, check=False)
+        done = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     commit = done.stdout.strip()
@@ -127,8 +153,9 @@ def git_commit() -> str | None:
 def canonical(certificate: dict[str, Any]) -> bytes:
     """Canonical JSON of everything but the digest: sorted keys, no whitespace, UTF-8."""
     content = {k: v for k, v in certificate.items() if k != "digest"}
-    return json.dumps(content, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
 
 
 def digest(certificate: dict[str, Any]) -> str:
@@ -143,8 +170,10 @@ def seal(certificate: dict[str, Any]) -> dict[str, Any]:
 
 def dumps(certificate: dict[str, Any]) -> str:
     """The certificate as written to disk (indented for people; the digest ignores layout)."""
-    return json.dumps(certificate, sort_keys=True, indent=2, ensure_ascii=False,
-                      allow_nan=False) + "\n"
+    return (
+        json.dumps(certificate, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+        + "\n"
+    )
 
 
 def write(certificate: dict[str, Any], path: Path) -> None:
@@ -171,10 +200,14 @@ def verify(data: bytes) -> tuple[int, str]:
         return EXIT_FAILED, f"does not match schemas/certificate.json: {first}"
     expected = digest(certificate)
     if certificate["digest"]["value"] != expected:
-        return EXIT_FAILED, (f"digest mismatch: the content hashes to {expected}, the "
-                             f"certificate says {certificate['digest']['value']}")
-    return EXIT_OK, (f"valid: {certificate['verdict']} for {certificate['target']['url']} "
-                     f"({certificate['run']['date']}), sha256 {expected}")
+        return EXIT_FAILED, (
+            f"digest mismatch: the content hashes to {expected}, the "
+            f"certificate says {certificate['digest']['value']}"
+        )
+    return EXIT_OK, (
+        f"valid: {certificate['verdict']} for {certificate['target']['url']} "
+        f"({certificate['run']['date']}), sha256 {expected}"
+    )
 
 
 def verify_file(path: Path) -> tuple[int, str]:
@@ -207,5 +240,10 @@ def passes(certificate: dict[str, Any]) -> bool:
         return True
     baseline = certificate["baseline"]
     checked = certificate["summary"]["not_applicable"] < certificate["summary"]["rules"]
-    return (baseline is not None and baseline["passed"] and not certificate["errors"]
-            and not certificate["target"]["insecure"] and checked)
+    return (
+        baseline is not None
+        and baseline["passed"]
+        and not certificate["errors"]
+        and not certificate["target"]["insecure"]
+        and checked
+    )

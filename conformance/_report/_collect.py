@@ -115,10 +115,15 @@ class Collector:
 
     def _result(self, rule: Rule, tally: RuleTally) -> dict[str, Any]:
         return {
-            "id": rule.id, "level": str(rule.level), "title": rule.title,
+            "id": rule.id,
+            "level": str(rule.level),
+            "title": rule.title,
             "status": self.status(tally),
-            "counts": {"tests": len(tally.tests), "failing_tests": len(tally.failing_tests),
-                       "violations": tally.violations},
+            "counts": {
+                "tests": len(tally.tests),
+                "failing_tests": len(tally.failing_tests),
+                "violations": tally.violations,
+            },
             "tests": sorted(tally.tests),
         }
 

@@ -37,9 +37,15 @@ Record = tuple[list[Violation], str, set[str]]
 """What `judge` recorded: violations, the reproduction line, the rules applied."""
 
 
-def record(report: pytest.TestReport, records: Sequence[Record],
-           exchanges: Sequence[LiveResult], exc: BaseException | None,
-           secrets: Sequence[str], *, unreachable: bool) -> None:
+def record(
+    report: pytest.TestReport,
+    records: Sequence[Record],
+    exchanges: Sequence[LiveResult],
+    exc: BaseException | None,
+    secrets: Sequence[str],
+    *,
+    unreachable: bool,
+) -> None:
     """Attach the evidence of a test's call phase to `report`; redact every report."""
     redactor = Redactor(secrets)
     if report.when == "call":
@@ -57,8 +63,9 @@ def record(report: pytest.TestReport, records: Sequence[Record],
 def unrecorded_failures(exc: BaseException | None) -> Iterator[Any]:
     """Conformance failures raised without going through `judge` (inside a property)."""
     for inner in _exceptions(exc):
-        if isinstance(getattr(inner, "violations", None), list) and \
-                not getattr(inner, "recorded", True):
+        if isinstance(getattr(inner, "violations", None), list) and not getattr(
+            inner, "recorded", True
+        ):
             yield inner
 
 
@@ -82,26 +89,40 @@ def redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
     elif longrepr is not None and redactor.text(str(longrepr)) != str(longrepr):
         report.longrepr = redactor.text(str(longrepr))
     report.sections = [(redactor.text(h), redactor.text(c)) for h, c in report.sections]
-    report.user_properties = [(redactor.text(k), redactor.deep(v))
-                              for k, v in report.user_properties]
+    report.user_properties = [
+        (redactor.text(k), redactor.deep(v)) for k, v in report.user_properties
+    ]
 
 
-def evidence_of(records: Sequence[Record], exchanges: Sequence[LiveResult],
-                redactor: Redactor, *, unreachable: bool = False) -> dict[str, Any]:
+def evidence_of(
+    records: Sequence[Record],
+    exchanges: Sequence[LiveResult],
+    redactor: Redactor,
+    *,
+    unreachable: bool = False,
+) -> dict[str, Any]:
     """The evidence of one test: rules applied, violations, exchanges."""
-    owners = [(v, _owner(v, curl, exchanges)) for violations, curl, _ in records
-              for v in violations]
-    kept = sorted(set(range(min(len(exchanges), EXCHANGES_KEPT)))
-                  | {i for _, i in owners if i is not None})
+    owners = [
+        (v, _owner(v, curl, exchanges)) for violations, curl, _ in records for v in violations
+    ]
+    kept = sorted(
+        set(range(min(len(exchanges), EXCHANGES_KEPT))) | {i for _, i in owners if i is not None}
+    )
     position = {index: n for n, index in enumerate(kept)}
     applied = set().union(*(r[2] for r in records)) if records else set()
     if any(live.result is not None for live in exchanges) and _judged_a_body(applied):
         applied |= {r.id for r in REGISTRY if r.scope == "transport"}
     return {
         "applied": sorted(applied | {v.rule_id for v, _ in owners}),
-        "violations": [violation_evidence(v, exchanges[i] if i is not None else None,
-                                          position.get(i) if i is not None else None,
-                                          redactor) for v, i in owners],
+        "violations": [
+            violation_evidence(
+                v,
+                exchanges[i] if i is not None else None,
+                position.get(i) if i is not None else None,
+                redactor,
+            )
+            for v, i in owners
+        ],
         "exchanges": [exchange_evidence(exchanges[i], redactor) for i in kept],
         "exchanges_total": len(exchanges),
         "unreachable": unreachable,
@@ -111,8 +132,11 @@ def evidence_of(records: Sequence[Record], exchanges: Sequence[LiveResult],
 def _judged_a_body(applied: set[str]) -> bool:
     """Whether a test judged a stream's body: then it also judged reading it (transport.*),
     whose rules the checker fires only when reading fails."""
-    return any(rule.scope in _BODY_SCOPES for rule_id in applied
-               if (rule := REGISTRY.get(rule_id)) is not None)
+    return any(
+        rule.scope in _BODY_SCOPES
+        for rule_id in applied
+        if (rule := REGISTRY.get(rule_id)) is not None
+    )
 
 
 def _owner(violation: Violation, curl: str, exchanges: Sequence[LiveResult]) -> int | None:
@@ -126,18 +150,27 @@ def _owner(violation: Violation, curl: str, exchanges: Sequence[LiveResult]) -> 
     return 0 if len(exchanges) == 1 else None
 
 
-def violation_evidence(violation: Violation, live: LiveResult | None, exchange: int | None,
-                       redactor: Redactor) -> dict[str, Any]:
+def violation_evidence(
+    violation: Violation, live: LiveResult | None, exchange: int | None, redactor: Redactor
+) -> dict[str, Any]:
     """One violation as data, with the exact bytes of its event when they were kept."""
     event = _event_at(_raw_body(live), violation.offset) if live is not None else ""
-    evidence: dict[str, Any] = redactor.deep({
-        "rule_id": violation.rule_id, "level": str(violation.level),
-        "message": violation.message, "expected": violation.expected,
-        "received": violation.received, "event_index": violation.event_index,
-        "offset": violation.offset, "json_path": violation.json_path,
-        "location": violation.location(), "event_excerpt": violation.event_excerpt,
-        "event": event, "exchange": exchange,
-    })
+    evidence: dict[str, Any] = redactor.deep(
+        {
+            "rule_id": violation.rule_id,
+            "level": str(violation.level),
+            "message": violation.message,
+            "expected": violation.expected,
+            "received": violation.received,
+            "event_index": violation.event_index,
+            "offset": violation.offset,
+            "json_path": violation.json_path,
+            "location": violation.location(),
+            "event_excerpt": violation.event_excerpt,
+            "event": event,
+            "exchange": exchange,
+        }
+    )
     return evidence
 
 
@@ -151,8 +184,9 @@ def exchange_evidence(live: LiveResult, redactor: Redactor) -> dict[str, Any]:
         "request_body": redactor.text(_text(exchange.request_body[:TRANSCRIPT_LIMIT])),
         "status": exchange.status,
         "reason": redactor.text(exchange.reason),
-        "response_headers": [[redactor.text(k), redactor.text(v)]
-                             for k, v in exchange.response_headers],
+        "response_headers": [
+            [redactor.text(k), redactor.text(v)] for k, v in exchange.response_headers
+        ],
         "transcript": redactor.text(_text(raw[:TRANSCRIPT_LIMIT])),
         "body_bytes": body_bytes,
         "transcript_truncated": body_bytes > TRANSCRIPT_LIMIT,
@@ -182,9 +216,9 @@ def _event_at(raw: bytes, offset: int | None) -> str:
     """The event starting at byte `offset` of the body, up to its blank line."""
     if offset is None or not 0 <= offset < len(raw):
         return ""
-    rest = raw[offset:offset + EVENT_LIMIT]
+    rest = raw[offset : offset + EVENT_LIMIT]
     ends = [i + len(sep) for sep in (b"\r\n\r\n", b"\n\n", b"\r\r") if (i := rest.find(sep)) >= 0]
-    return _text(rest[:min(ends)] if ends else rest)
+    return _text(rest[: min(ends)] if ends else rest)
 
 
 def _describe(exc: BaseException) -> str:

@@ -70,8 +70,10 @@ def summary_prefix(certificate: dict[str, Any]) -> list[str]:
 def counts_line(certificate: dict[str, Any]) -> str:
     """MUST and SHOULD counts in one sentence."""
     s = certificate["summary"]
-    parts = [f"MUST: {_plural(s['must_failed'], 'rule')} failed",
-             f"SHOULD: {_plural(s['should_warned'], 'rule')} with warnings"]
+    parts = [
+        f"MUST: {_plural(s['must_failed'], 'rule')} failed",
+        f"SHOULD: {_plural(s['should_warned'], 'rule')} with warnings",
+    ]
     if s["should_failed"]:
         parts.append(f"{_plural(s['should_failed'], 'SHOULD rule')} failed under --strict")
     parts += [f"{s['passed']} passed", f"{s['not_applicable']} not applicable"]
@@ -87,14 +89,21 @@ def banner(certificate: dict[str, Any]) -> str:
     note = ""
     if baseline is not None:
         state = "within the baseline" if baseline["passed"] else "NOT within the baseline"
-        lists = "; ".join(f"{label} {_e(', '.join(baseline[key]) or 'none')}" for label, key in
-                          (("known failures", "known_failures"),
-                           ("new failures", "new_failures"), ("stale entries", "stale")))
+        lists = "; ".join(
+            f"{label} {_e(', '.join(baseline[key]) or 'none')}"
+            for label, key in (
+                ("known failures", "known_failures"),
+                ("new failures", "new_failures"),
+                ("stale entries", "stale"),
+            )
+        )
         note = f"<p>Baseline: {state}; {lists}.</p>"
-    return (f'<section id="cf-verdict" class="cf-verdict {css}">'
-            f'<div class="cf-verdict__word">{_e(verdict)}</div>'
-            f"<p>{_e(counts_line(certificate))}</p>"
-            f'{f"<ul>{reasons}</ul>" if reasons else ""}{note}</section>')
+    return (
+        f'<section id="cf-verdict" class="cf-verdict {css}">'
+        f'<div class="cf-verdict__word">{_e(verdict)}</div>'
+        f"<p>{_e(counts_line(certificate))}</p>"
+        f"{f'<ul>{reasons}</ul>' if reasons else ''}{note}</section>"
+    )
 
 
 def facts(certificate: dict[str, Any]) -> str:
@@ -102,16 +111,23 @@ def facts(certificate: dict[str, Any]) -> str:
     suite, target, run = certificate["suite"], certificate["target"], certificate["run"]
     tests = run["tests"]
     commit = f" (git {suite['commit'][:12]})" if suite["commit"] else ""
-    insecure = ('<span class="cf-insecure">OFF (--insecure): the target was not '
-                "authenticated</span>" if target["insecure"] else "verified")
-    rows = [("Suite", _e(f"{suite['name']} {suite['version']}{commit}")),
-            ("Target", f"<code>{_e(target['url'])}</code>"), ("Model", _e(target["model"])),
-            ("Profile", _e(target["profile"])), ("Date (UTC)", _e(run["date"])),
-            ("Duration", _e(f"{run['duration_s']:.1f} s")),
-            ("Strict", "yes (SHOULD violations fail)" if run["strict"] else "no"),
-            ("TLS", insecure),
-            ("Tests", _e(", ".join(f"{v} {k}" for k, v in tests.items()))),
-            ("Certificate sha256", f"<code>{_e(certificate['digest']['value'])}</code>")]
+    insecure = (
+        '<span class="cf-insecure">OFF (--insecure): the target was not authenticated</span>'
+        if target["insecure"]
+        else "verified"
+    )
+    rows = [
+        ("Suite", _e(f"{suite['name']} {suite['version']}{commit}")),
+        ("Target", f"<code>{_e(target['url'])}</code>"),
+        ("Model", _e(target["model"])),
+        ("Profile", _e(target["profile"])),
+        ("Date (UTC)", _e(run["date"])),
+        ("Duration", _e(f"{run['duration_s']:.1f} s")),
+        ("Strict", "yes (SHOULD violations fail)" if run["strict"] else "no"),
+        ("TLS", insecure),
+        ("Tests", _e(", ".join(f"{v} {k}" for k, v in tests.items()))),
+        ("Certificate sha256", f"<code>{_e(certificate['digest']['value'])}</code>"),
+    ]
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<table id="cf-facts" class="cf-table">{body}</table>'
 
@@ -119,22 +135,26 @@ def facts(certificate: dict[str, Any]) -> str:
 def matrix(certificate: dict[str, Any]) -> str:
     """Every rule against its result and the tests that exercised it."""
     rows = "".join(_matrix_row(rule) for rule in certificate["rules"])
-    return ('<section id="cf-matrix"><h2>Compliance matrix</h2>'
-            '<table class="cf-table cf-matrix"><thead><tr><th>Rule</th><th>Level</th>'
-            "<th>Requirement</th><th>Result</th><th>Violations</th><th>Tests</th></tr>"
-            f"</thead><tbody>{rows}</tbody></table></section>")
+    return (
+        '<section id="cf-matrix"><h2>Compliance matrix</h2>'
+        '<table class="cf-table cf-matrix"><thead><tr><th>Rule</th><th>Level</th>'
+        "<th>Requirement</th><th>Result</th><th>Violations</th><th>Tests</th></tr>"
+        f"</thead><tbody>{rows}</tbody></table></section>"
+    )
 
 
 def _matrix_row(result: dict[str, Any]) -> str:
     rule = REGISTRY.get(result["id"])
     sentence = f"<br><small>{_e(rule.source)}: {_e(rule.sentence)}</small>" if rule else ""
     status = result["status"]
-    return (f'<tr class="cf-{status}" data-rule="{_e(result["id"])}">'
-            f"<td><code>{_e(result['id'])}</code></td><td>{_e(result['level'])}</td>"
-            f"<td><b>{_e(result['title'])}</b>{sentence}</td>"
-            f'<td class="cf-{status}"><span class="cf-badge">'
-            f"{_e(status.replace('_', ' '))}</span></td>"
-            f"<td>{result['counts']['violations']}</td><td>{_tests(result['tests'])}</td></tr>")
+    return (
+        f'<tr class="cf-{status}" data-rule="{_e(result["id"])}">'
+        f"<td><code>{_e(result['id'])}</code></td><td>{_e(result['level'])}</td>"
+        f"<td><b>{_e(result['title'])}</b>{sentence}</td>"
+        f'<td class="cf-{status}"><span class="cf-badge">'
+        f"{_e(status.replace('_', ' '))}</span></td>"
+        f"<td>{result['counts']['violations']}</td><td>{_tests(result['tests'])}</td></tr>"
+    )
 
 
 def _tests(nodeids: list[str]) -> str:
@@ -149,13 +169,17 @@ def _tests(nodeids: list[str]) -> str:
 
 def summary_postfix(certificate: dict[str, Any], collector: Collector) -> list[str]:
     """Failure evidence, SHOULD warnings, errors, and timing."""
-    return [evidence_section("cf-failures", "Failures", collector, failing=True),
-            evidence_section("cf-warnings", "SHOULD warnings", collector, failing=False),
-            errors_section(certificate), timing_section(collector)]
+    return [
+        evidence_section("cf-failures", "Failures", collector, failing=True),
+        evidence_section("cf-warnings", "SHOULD warnings", collector, failing=False),
+        errors_section(certificate),
+        timing_section(collector),
+    ]
 
 
-def _groups(collector: Collector, failing: bool) -> Iterator[tuple[Outcome, int | None,
-                                                                    list[dict[str, Any]]]]:
+def _groups(
+    collector: Collector, failing: bool
+) -> Iterator[tuple[Outcome, int | None, list[dict[str, Any]]]]:
     """Violations grouped by test and exchange, failing ones or warnings."""
     groups: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
     tests: dict[str, Outcome] = {}
@@ -170,27 +194,35 @@ def _groups(collector: Collector, failing: bool) -> Iterator[tuple[Outcome, int 
 def evidence_section(anchor: str, title: str, collector: Collector, *, failing: bool) -> str:
     """One block per failing (or warned) exchange, with everything needed to reproduce it."""
     groups = list(_groups(collector, failing))
-    blocks = [evidence_block(test, exchange, violations, failing)
-              for test, exchange, violations in groups[:BLOCKS_SHOWN]]
+    blocks = [
+        evidence_block(test, exchange, violations, failing)
+        for test, exchange, violations in groups[:BLOCKS_SHOWN]
+    ]
     more = len(groups) - BLOCKS_SHOWN
     tail = f"<p>{more} more not shown (see the results table).</p>" if more > 0 else ""
     body = "".join(blocks) or "<p>None.</p>"
     return f'<section id="{anchor}"><h2>{_e(title)} ({len(groups)})</h2>{body}{tail}</section>'
 
 
-def evidence_block(test: Outcome, exchange: int | None, violations: list[dict[str, Any]],
-                   failing: bool) -> str:
+def evidence_block(
+    test: Outcome, exchange: int | None, violations: list[dict[str, Any]], failing: bool
+) -> str:
     """The violations of one exchange, then its request, response, transcript and curl."""
     exchanges = (test.evidence or {}).get("exchanges", [])
     found = exchanges[exchange] if exchange is not None and exchange < len(exchanges) else None
     by_rule: dict[str, list[dict[str, Any]]] = {}
     for violation in violations:
         by_rule.setdefault(violation["rule_id"], []).append(violation)
-    parts = [f"<h3>{_e(', '.join(by_rule))}</h3>",
-             f"<p>test: <code>{_e(test.nodeid)}</code></p>",
-             *(violation_html(group[0]) + _more(group[1:]) for group in by_rule.values())]
-    parts.append(exchange_html(found) if found else
-                 "<p>This finding spans several requests of the test (see its row).</p>")
+    parts = [
+        f"<h3>{_e(', '.join(by_rule))}</h3>",
+        f"<p>test: <code>{_e(test.nodeid)}</code></p>",
+        *(violation_html(group[0]) + _more(group[1:]) for group in by_rule.values()),
+    ]
+    parts.append(
+        exchange_html(found)
+        if found
+        else "<p>This finding spans several requests of the test (see its row).</p>"
+    )
     css = "cf-block" if failing else "cf-block cf-should"
     return f'<article class="{css}">{"".join(parts)}</article>'
 
@@ -199,48 +231,70 @@ def violation_html(violation: dict[str, Any]) -> str:
     """Rule, message, location, expected/received and the offending event."""
     rule = REGISTRY.get(violation["rule_id"])
     title = f" - {rule.title}" if rule else ""
-    rows = [("Message", violation["message"]), ("At", violation["location"]),
-            ("Event index", violation["event_index"]), ("Byte offset", violation["offset"]),
-            ("Expected", violation["expected"]), ("Received", violation["received"])]
-    table = "".join(f"<tr><th>{k}</th><td>{_e(v)}</td></tr>" for k, v in rows
-                    if v not in (None, ""))
+    rows = [
+        ("Message", violation["message"]),
+        ("At", violation["location"]),
+        ("Event index", violation["event_index"]),
+        ("Byte offset", violation["offset"]),
+        ("Expected", violation["expected"]),
+        ("Received", violation["received"]),
+    ]
+    table = "".join(
+        f"<tr><th>{k}</th><td>{_e(v)}</td></tr>" for k, v in rows if v not in (None, "")
+    )
     event = violation["event"] or violation["event_excerpt"]
-    shown = (f"<p>Offending event:</p><pre class='cf-event'>"
-             f"{_marked(event)}</pre>") if event else ""
-    return (f'<div class="cf-violation" data-rule="{_e(violation["rule_id"])}">'
-            f"<h4>[{_e(violation['level'])}] {_e(violation['rule_id'])}{_e(title)}</h4>"
-            f'<table class="cf-table">{table}</table>{shown}</div>')
+    shown = (
+        (f"<p>Offending event:</p><pre class='cf-event'>{_marked(event)}</pre>") if event else ""
+    )
+    return (
+        f'<div class="cf-violation" data-rule="{_e(violation["rule_id"])}">'
+        f"<h4>[{_e(violation['level'])}] {_e(violation['rule_id'])}{_e(title)}</h4>"
+        f'<table class="cf-table">{table}</table>{shown}</div>'
+    )
 
 
 def _more(violations: list[dict[str, Any]]) -> str:
     """The further violations of a rule in one exchange, one line each."""
     if not violations:
         return ""
-    rows = "".join(f"<tr><td>{_e(v['location'])}</td><td>{_e(v['message'])}</td></tr>"
-                   for v in violations)
-    return (f"<details><summary>{_plural(len(violations), 'more violation')} of this rule"
-            f'</summary><table class="cf-table">{rows}</table></details>')
+    rows = "".join(
+        f"<tr><td>{_e(v['location'])}</td><td>{_e(v['message'])}</td></tr>" for v in violations
+    )
+    return (
+        f"<details><summary>{_plural(len(violations), 'more violation')} of this rule"
+        f'</summary><table class="cf-table">{rows}</table></details>'
+    )
 
 
 def _marked(text: str) -> str:
     """Escaped text with CR/LF made visible and their marks dimmed."""
     shown = _e(visible_line_endings(text))
     return shown.replace("␍", '<span class="cf-eol">␍</span>').replace(
-        "␊", '<span class="cf-eol">␊</span>')
+        "␊", '<span class="cf-eol">␊</span>'
+    )
 
 
 def exchange_html(exchange: dict[str, Any]) -> str:
     """Request body, status and headers, the transcript with line endings shown, curl."""
-    head = "\n".join([f"HTTP {exchange['status'] or '(none)'} {exchange['reason']}".rstrip(),
-                      *(f"{k}: {v}" for k, v in exchange["response_headers"])])
-    cut = (f" (the first 64 KiB of {exchange['body_bytes']:,} bytes)"
-           if exchange["transcript_truncated"] else f" ({exchange['body_bytes']:,} bytes)")
-    return (f"<h4>Request</h4><pre>{_e(exchange['method'])} {_e(exchange['url'])}\n\n"
-            f"{_e(exchange['request_body'])}</pre>"
-            f"<h4>Response status and headers</h4><pre>{_e(head)}</pre>"
-            f"<h4>Raw transcript{_e(cut)}, line endings shown as ␍ ␊</h4>"
-            f"<pre class='cf-transcript'>{_marked(exchange['transcript'])}</pre>"
-            f"<h4>Reproduce with</h4><pre class='cf-curl'>{_e(exchange['curl'])}</pre>")
+    head = "\n".join(
+        [
+            f"HTTP {exchange['status'] or '(none)'} {exchange['reason']}".rstrip(),
+            *(f"{k}: {v}" for k, v in exchange["response_headers"]),
+        ]
+    )
+    cut = (
+        f" (the first 64 KiB of {exchange['body_bytes']:,} bytes)"
+        if exchange["transcript_truncated"]
+        else f" ({exchange['body_bytes']:,} bytes)"
+    )
+    return (
+        f"<h4>Request</h4><pre>{_e(exchange['method'])} {_e(exchange['url'])}\n\n"
+        f"{_e(exchange['request_body'])}</pre>"
+        f"<h4>Response status and headers</h4><pre>{_e(head)}</pre>"
+        f"<h4>Raw transcript{_e(cut)}, line endings shown as ␍ ␊</h4>"
+        f"<pre class='cf-transcript'>{_marked(exchange['transcript'])}</pre>"
+        f"<h4>Reproduce with</h4><pre class='cf-curl'>{_e(exchange['curl'])}</pre>"
+    )
 
 
 def errors_section(certificate: dict[str, Any]) -> str:
@@ -248,10 +302,15 @@ def errors_section(certificate: dict[str, Any]) -> str:
     errors = certificate["errors"]
     if not errors:
         return ""
-    rows = "".join(f"<tr><td><code>{_e(e['test'])}</code></td><td>{_e(e['kind'])}</td>"
-                   f"<td>{_e(e['message'])}</td></tr>" for e in errors)
-    return ('<section id="cf-errors"><h2>Errors (no verdict)</h2><table class="cf-table">'
-            f"<tr><th>Test</th><th>Kind</th><th>Message</th></tr>{rows}</table></section>")
+    rows = "".join(
+        f"<tr><td><code>{_e(e['test'])}</code></td><td>{_e(e['kind'])}</td>"
+        f"<td>{_e(e['message'])}</td></tr>"
+        for e in errors
+    )
+    return (
+        '<section id="cf-errors"><h2>Errors (no verdict)</h2><table class="cf-table">'
+        f"<tr><th>Test</th><th>Kind</th><th>Message</th></tr>{rows}</table></section>"
+    )
 
 
 # -- timing ------------------------------------------------------------------------------
@@ -272,22 +331,34 @@ def timing_section(collector: Collector) -> str:
     chart = arrival_chart([Series(f"{t} #{k}", arrivals) for (t, k, _), arrivals in charted])
     swatches = {(t, k): color(i) for i, ((t, k, _), _) in enumerate(charted)}
     body = "".join(_timing_row(t, k, e, swatches.get((t, k))) for t, k, e in rows)
-    return ('<section id="cf-timing"><h2>Timing per stream (milliseconds)</h2>'
-            '<table class="cf-table cf-timing"><tr><th>Test</th><th>#</th><th>Status</th>'
-            "<th>First byte</th><th>First content</th><th>Gap p50</th><th>Gap p95</th>"
-            "<th>Gap max</th><th>Events</th><th>Events/s</th><th>Total</th></tr>"
-            f"{body}</table><h3>Event arrival times</h3>{chart}</section>")
+    return (
+        '<section id="cf-timing"><h2>Timing per stream (milliseconds)</h2>'
+        '<table class="cf-table cf-timing"><tr><th>Test</th><th>#</th><th>Status</th>'
+        "<th>First byte</th><th>First content</th><th>Gap p50</th><th>Gap p95</th>"
+        "<th>Gap max</th><th>Events</th><th>Events/s</th><th>Total</th></tr>"
+        f"{body}</table><h3>Event arrival times</h3>{chart}</section>"
+    )
 
 
 def _timing_row(test: str, number: int, exchange: dict[str, Any], swatch: str | None) -> str:
     t = exchange["timing"]
     mark = f'<span class="cf-swatch" style="background:{swatch}"></span>' if swatch else ""
     cells: Iterable[str] = (
-        _e(exchange["status"]), _ms(t["ttfb_ms"]), _ms(t["first_content_ms"]),
-        _ms(t["gap_p50_ms"]), _ms(t["gap_p95_ms"]), _ms(t["gap_max_ms"]), str(t["events"]),
-        DASH if t["events_per_s"] is None else f"{t['events_per_s']:.0f}", _ms(t["total_ms"]))
-    return (f"<tr><td>{mark}<code>{_e(test)}</code></td><td>{number}</td>"
-            + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        _e(exchange["status"]),
+        _ms(t["ttfb_ms"]),
+        _ms(t["first_content_ms"]),
+        _ms(t["gap_p50_ms"]),
+        _ms(t["gap_p95_ms"]),
+        _ms(t["gap_max_ms"]),
+        str(t["events"]),
+        DASH if t["events_per_s"] is None else f"{t['events_per_s']:.0f}",
+        _ms(t["total_ms"]),
+    )
+    return (
+        f"<tr><td>{mark}<code>{_e(test)}</code></td><td>{number}</td>"
+        + "".join(f"<td>{c}</td>" for c in cells)
+        + "</tr>"
+    )
 
 
 # -- one test's row ----------------------------------------------------------------------
@@ -300,11 +371,15 @@ def row_extra(evidence: dict[str, Any], failing: Iterable[bool]) -> str:
     parts = [f"<p><b>Rules applied:</b> {_e(rules)}</p>"]
     for violation, fails in zip(evidence["violations"], flags, strict=True):
         word = "failed" if fails else "warning"
-        parts.append(f"<p>{word}: <code>{_e(violation['rule_id'])}</code> at "
-                     f"{_e(violation['location'])}: {_e(violation['message'])}</p>")
+        parts.append(
+            f"<p>{word}: <code>{_e(violation['rule_id'])}</code> at "
+            f"{_e(violation['location'])}: {_e(violation['message'])}</p>"
+        )
     for number, exchange in enumerate(evidence["exchanges"], 1):
         t = exchange["timing"]
-        parts.append(f"<details><summary>request {number}: HTTP {_e(exchange['status'])}, "
-                     f"{exchange['events']} events, first byte {_ms(t['ttfb_ms'])} ms"
-                     f"</summary>{exchange_html(exchange)}</details>")
+        parts.append(
+            f"<details><summary>request {number}: HTTP {_e(exchange['status'])}, "
+            f"{exchange['events']} events, first byte {_ms(t['ttfb_ms'])} ms"
+            f"</summary>{exchange_html(exchange)}</details>"
+        )
     return f'<div class="cf-extra">{"".join(parts)}</div>'

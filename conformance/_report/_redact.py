@@ -48,8 +48,7 @@ def _redact_one(text: str, secret: str) -> str:
     head, out, start = secret[:PREFIX_MIN], [], 0
     while (found := text.find(head, start)) >= 0:
         end = found + PREFIX_MIN
-        while end - found < len(secret) and end < len(text) and \
-                text[end] == secret[end - found]:
+        while end - found < len(secret) and end < len(text) and text[end] == secret[end - found]:
             end += 1
         out += [text[start:found], REDACTED]
         start = end

@@ -24,8 +24,16 @@ NAME = "conformance-report"
 class ReportSession:
     """Aggregates reports into rule results; writes and shows the certificate."""
 
-    def __init__(self, config: pytest.Config, target: Target, *, strict: bool, insecure: bool,
-                 certificate: Path | None = None, baseline: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        target: Target,
+        *,
+        strict: bool,
+        insecure: bool,
+        certificate: Path | None = None,
+        baseline: list[str] | None = None,
+    ) -> None:
         self.config = config
         self.target = target
         self.strict = strict
@@ -46,8 +54,13 @@ class ReportSession:
         evidence = getattr(report, EVIDENCE, None)
         if report.when == "call" and evidence and self.config.getoption("htmlpath", None):
             flags = [self.collector.failing(v) for v in evidence["violations"]]
-            extra = {"name": "conformance", "format_type": "html", "mime_type": None,
-                     "extension": None, "content": row_extra(evidence, flags)}
+            extra = {
+                "name": "conformance",
+                "format_type": "html",
+                "mime_type": None,
+                "extension": None,
+                "content": row_extra(evidence, flags),
+            }
             report.extras = [*getattr(report, "extras", []), extra]  # type: ignore[attr-defined]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -63,12 +76,22 @@ class ReportSession:
     def final(self) -> dict[str, Any]:
         """The certificate of the session (built once, at its end)."""
         if self.certificate is None:
-            info = certificates.RunInfo(self.target.base_url, self.target.model,
-                                        self.target.profile, self.strict, self.insecure,
-                                        self.started, time.time() - self.started)
-            self.certificate = certificates.build(info, self.collector,
-                                                  profile_rules(self.target.profile),
-                                                  self.redactor, self.baseline)
+            info = certificates.RunInfo(
+                self.target.base_url,
+                self.target.model,
+                self.target.profile,
+                self.strict,
+                self.insecure,
+                self.started,
+                time.time() - self.started,
+            )
+            self.certificate = certificates.build(
+                info,
+                self.collector,
+                profile_rules(self.target.profile),
+                self.redactor,
+                self.baseline,
+            )
         return self.certificate
 
     @pytest.hookimpl(trylast=True)
@@ -81,10 +104,12 @@ class ReportSession:
             write(f"  - {reason}")
         baseline = certificate["baseline"]
         if baseline is not None:
-            write(f"baseline: {'passed' if baseline['passed'] else 'FAILED'} (known failures: "
-                  f"{', '.join(baseline['known_failures']) or 'none'}; new failures: "
-                  f"{', '.join(baseline['new_failures']) or 'none'}; stale entries: "
-                  f"{', '.join(baseline['stale']) or 'none'})")
+            write(
+                f"baseline: {'passed' if baseline['passed'] else 'FAILED'} (known failures: "
+                f"{', '.join(baseline['known_failures']) or 'none'}; new failures: "
+                f"{', '.join(baseline['new_failures']) or 'none'}; stale entries: "
+                f"{', '.join(baseline['stale']) or 'none'})"
+            )
         if self.path is not None:
             write(f"certificate: {self.path} (sha256 {certificate['digest']['value']})")
 
@@ -97,8 +122,9 @@ class ReportSession:
         return f"conformance report for {self.redactor.url(self.target.base_url)}"
 
     @pytest.hookimpl(optionalhook=True)
-    def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
-                                    postfix: list[str], session: pytest.Session) -> None:
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+    ) -> None:
         certificate = self.final()
         prefix.extend(summary_prefix(certificate))
         postfix.extend(summary_postfix(certificate, self.collector))
@@ -114,8 +140,15 @@ def profile_rules(name: str) -> list[Rule]:
         return [rule for rule in REGISTRY if rule.applies_to(name)]
 
 
-def create(config: pytest.Config, target: Target, *, strict: bool, insecure: bool,
-           certificate: str | None, baseline: str | None) -> ReportSession:
+def create(
+    config: pytest.Config,
+    target: Target,
+    *,
+    strict: bool,
+    insecure: bool,
+    certificate: str | None,
+    baseline: str | None,
+) -> ReportSession:
     """A ReportSession for the options given (a bad baseline is a usage error)."""
     from conformance._report._baseline import BaselineError, load_baseline
 
@@ -125,5 +158,11 @@ def create(config: pytest.Config, target: Target, *, strict: bool, insecure: boo
             ids = load_baseline(Path(baseline), (r.id for r in REGISTRY))
         except BaselineError as exc:
             raise pytest.UsageError(f"--baseline: {exc}") from exc
-    return ReportSession(config, target, strict=strict, insecure=insecure,
-                         certificate=Path(certificate) if certificate else None, baseline=ids)
+    return ReportSession(
+        config,
+        target,
+        strict=strict,
+        insecure=insecure,
+        certificate=Path(certificate) if certificate else None,
+        baseline=ids,
+    )

@@ -45,9 +45,13 @@ def _has_content(data: str) -> bool:
     choices = chunk.get("choices") if isinstance(chunk, dict) else None
     if not isinstance(choices, list):
         return False
-    return any(isinstance(c, dict) and isinstance(c.get("delta"), dict)
-               and isinstance(c["delta"].get("content"), str) and c["delta"]["content"]
-               for c in choices)
+    return any(
+        isinstance(c, dict)
+        and isinstance(c.get("delta"), dict)
+        and isinstance(c["delta"].get("content"), str)
+        and c["delta"]["content"]
+        for c in choices
+    )
 
 
 def thinned(values: Sequence[float], keep: int = ARRIVALS_KEPT) -> list[float]:
@@ -58,12 +62,16 @@ def thinned(values: Sequence[float], keep: int = ARRIVALS_KEPT) -> list[float]:
     return [values[round(i * step)] for i in range(keep)]
 
 
-def stream_timing(first_byte: float | None, arrivals: Sequence[float], total: float,
-                  first_content: int | None) -> dict[str, Any]:
+def stream_timing(
+    first_byte: float | None, arrivals: Sequence[float], total: float, first_content: int | None
+) -> dict[str, Any]:
     """The timing figures of one stream, in milliseconds (None where unknown)."""
     gaps = [b - a for a, b in pairwise(arrivals)]
-    content_at = arrivals[first_content] if first_content is not None and \
-        first_content < len(arrivals) else None
+    content_at = (
+        arrivals[first_content]
+        if first_content is not None and first_content < len(arrivals)
+        else None
+    )
     return {
         "ttfb_ms": _ms(first_byte),
         "first_content_ms": _ms(content_at),

@@ -9,5 +9,14 @@ from conformance.rules import framing, http, requests, schema, stream, transport
 # The rules of the openai and mistral profiles register after the general ones.
 from conformance.rules import features, mistral, openai
 
-__all__ = ["features", "framing", "http", "mistral", "openai", "requests", "schema", "stream",
-           "transport"]
+__all__ = [
+    "features",
+    "framing",
+    "http",
+    "mistral",
+    "openai",
+    "requests",
+    "schema",
+    "stream",
+    "transport",
+]

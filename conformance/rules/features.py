@@ -43,20 +43,34 @@ def usage_totals(state: StreamState, event: Event, chunk: dict[str, Any]) -> Pro
     counts = [usage.get(key) for key in COUNTS] if type(usage) is dict else []
     valid = [c for c in counts if type(c) is int and c >= 0]
     if len(valid) != 3:
-        return _usage_problem(event, "usage lacks integer token counts",
-                              "non-negative integers " + ", ".join(COUNTS), usage)
+        return _usage_problem(
+            event,
+            "usage lacks integer token counts",
+            "non-negative integers " + ", ".join(COUNTS),
+            usage,
+        )
     prompt, completion, total = valid
     if total != prompt + completion:
-        return _usage_problem(event, f"total_tokens {total} is not prompt_tokens + "
-                              f"completion_tokens ({prompt} + {completion})",
-                              f"total_tokens {prompt + completion}", usage)
+        return _usage_problem(
+            event,
+            f"total_tokens {total} is not prompt_tokens + "
+            f"completion_tokens ({prompt} + {completion})",
+            f"total_tokens {prompt + completion}",
+            usage,
+        )
     return None
 
 
 def _usage_problem(event: Event, message: str, expected: str, usage: Any) -> Problem:
     received = orjson.dumps(usage).decode()[:120] if type(usage) is dict else repr(usage)
-    return Problem(message, expected=expected, received=received, json_path="$.usage",
-                   event_index=event.index, offset=event.offset)
+    return Problem(
+        message,
+        expected=expected,
+        received=received,
+        json_path="$.usage",
+        event_index=event.index,
+        offset=event.offset,
+    )
 
 
 @rule(
@@ -116,19 +130,33 @@ def _arguments_problem(choice: ChoiceState, call: ToolCallState) -> Problem | No
 
 
 for _rule_id, _title, _sentence in (
-    ("request.max_tokens", "max_tokens ends each choice with finish_reason length",
-     "finish_reason: `length` if the maximum number of tokens specified in the request was "
-     "reached. max_tokens: The maximum number of tokens that can be generated."),
-    ("request.stop", "a stop sequence ends each choice (finish_reason stop, the sequence "
-     "not in the text)",
-     "stop: Up to 4 sequences where the API will stop generating further tokens. The "
-     "returned text will not contain the stop sequence. finish_reason: `stop` if the model "
-     "hit a natural stop point or a provided stop sequence."),
-    ("request.tool_choice", "a tool_choice naming a function makes each choice call it "
-     "(finish_reason tool_calls)",
-     "tool_choice: Specifying a particular tool via {\"type\": \"function\", \"function\": "
-     "{\"name\": \"my_function\"}} forces the model to call that tool. finish_reason: "
-     "`tool_calls` if the model called a tool."),
+    (
+        "request.max_tokens",
+        "max_tokens ends each choice with finish_reason length",
+        "finish_reason: `length` if the maximum number of tokens specified in the request was "
+        "reached. max_tokens: The maximum number of tokens that can be generated.",
+    ),
+    (
+        "request.stop",
+        "a stop sequence ends each choice (finish_reason stop, the sequence not in the text)",
+        "stop: Up to 4 sequences where the API will stop generating further tokens. The "
+        "returned text will not contain the stop sequence. finish_reason: `stop` if the model "
+        "hit a natural stop point or a provided stop sequence.",
+    ),
+    (
+        "request.tool_choice",
+        "a tool_choice naming a function makes each choice call it (finish_reason tool_calls)",
+        'tool_choice: Specifying a particular tool via {"type": "function", "function": '
+        '{"name": "my_function"}} forces the model to call that tool. finish_reason: '
+        "`tool_calls` if the model called a tool.",
+    ),
 ):
-    declare(_rule_id, level=Level.MUST, title=_title, source=f"{OPENAI}; {MISTRAL}",
-            sentence=_sentence, scope="case", profiles=BOTH)
+    declare(
+        _rule_id,
+        level=Level.MUST,
+        title=_title,
+        source=f"{OPENAI}; {MISTRAL}",
+        sentence=_sentence,
+        scope="case",
+        profiles=BOTH,
+    )

@@ -33,8 +33,10 @@ def _redirect_note(exchange: Exchange) -> str:
     if exchange.status is None or not 300 <= exchange.status < 400:
         return ""
     where = exchange.header("location") or "no Location header"
-    return (f" (to {where}); redirects are not followed, so the API key and headers "
-            "are never sent anywhere but the target")
+    return (
+        f" (to {where}); redirects are not followed, so the API key and headers "
+        "are never sent anywhere but the target"
+    )
 
 
 @rule(

@@ -11,18 +11,33 @@ from conformance._registry import declare
 from conformance.rules.features import MISTRAL
 
 for _rule_id, _title, _sentence in (
-    ("mistral.finish_reason",
-     "finish_reason is present on every choice: null, or stop/length/model_length/error/"
-     "tool_calls",
-     "CompletionResponseStreamChoice.finish_reason (required): stop, length, model_length, "
-     "error or tool_calls; null while the choice continues."),
-    ("mistral.content", "delta.content is a string, null, or an array of typed parts",
-     "DeltaMessage.content: string, null, or ContentChunk[] (text parts carry `text`, "
-     "thinking parts carry `thinking`)."),
-    ("mistral.tool_calls", "each tool call names its function and carries its arguments "
-     "(whole calls may omit index and type)",
-     "ToolCall: function (required) = FunctionCall {name (required), arguments (required): "
-     "string or object}; id: string; type: function (default); index: integer (default 0)."),
+    (
+        "mistral.finish_reason",
+        "finish_reason is present on every choice: null, or stop/length/model_length/error/"
+        "tool_calls",
+        "CompletionResponseStreamChoice.finish_reason (required): stop, length, model_length, "
+        "error or tool_calls; null while the choice continues.",
+    ),
+    (
+        "mistral.content",
+        "delta.content is a string, null, or an array of typed parts",
+        "DeltaMessage.content: string, null, or ContentChunk[] (text parts carry `text`, "
+        "thinking parts carry `thinking`).",
+    ),
+    (
+        "mistral.tool_calls",
+        "each tool call names its function and carries its arguments "
+        "(whole calls may omit index and type)",
+        "ToolCall: function (required) = FunctionCall {name (required), arguments (required): "
+        "string or object}; id: string; type: function (default); index: integer (default 0).",
+    ),
 ):
-    declare(_rule_id, level=Level.MUST, title=_title, source=MISTRAL, sentence=_sentence,
-            scope="schema", profiles=frozenset({"mistral"}))
+    declare(
+        _rule_id,
+        level=Level.MUST,
+        title=_title,
+        source=MISTRAL,
+        sentence=_sentence,
+        scope="schema",
+        profiles=frozenset({"mistral"}),
+    )

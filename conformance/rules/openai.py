@@ -20,26 +20,39 @@ FIRST_KEYS = ("id", "type", "name")
 """What the first delta of a tool call carries, and no later delta of it repeats."""
 
 for _rule_id, _title, _sentence in (
-    ("openai.finish_reason",
-     "finish_reason is present on every choice: null, or stop/length/tool_calls/"
-     "content_filter/function_call",
-     "finish_reason (required, nullable): `stop` if the model hit a natural stop point or a "
-     "provided stop sequence, `length` if the maximum number of tokens specified in the "
-     "request was reached, `content_filter` if content was omitted due to a flag from our "
-     "content filters, `tool_calls` if the model called a tool, or `function_call` "
-     "(deprecated) if the model called a function."),
-    ("openai.logprobs", "logprobs is null or {content, refusal} lists of token log "
-     "probabilities",
-     "logprobs: Log probability information for the choice. content: A list of message "
-     "content tokens with log probability information. refusal: A list of message refusal "
-     "tokens with log probability information."),
-    ("openai.fields", "system_fingerprint, service_tier, refusal and function_call have "
-     "their documented types",
-     "system_fingerprint: string; service_tier: string; delta.refusal: string (nullable); "
-     "delta.function_call: {name: string, arguments: string}."),
+    (
+        "openai.finish_reason",
+        "finish_reason is present on every choice: null, or stop/length/tool_calls/"
+        "content_filter/function_call",
+        "finish_reason (required, nullable): `stop` if the model hit a natural stop point or a "
+        "provided stop sequence, `length` if the maximum number of tokens specified in the "
+        "request was reached, `content_filter` if content was omitted due to a flag from our "
+        "content filters, `tool_calls` if the model called a tool, or `function_call` "
+        "(deprecated) if the model called a function.",
+    ),
+    (
+        "openai.logprobs",
+        "logprobs is null or {content, refusal} lists of token log probabilities",
+        "logprobs: Log probability information for the choice. content: A list of message "
+        "content tokens with log probability information. refusal: A list of message refusal "
+        "tokens with log probability information.",
+    ),
+    (
+        "openai.fields",
+        "system_fingerprint, service_tier, refusal and function_call have their documented types",
+        "system_fingerprint: string; service_tier: string; delta.refusal: string (nullable); "
+        "delta.function_call: {name: string, arguments: string}.",
+    ),
 ):
-    declare(_rule_id, level=Level.MUST, title=_title, source=OPENAI, sentence=_sentence,
-            scope="schema", profiles=ONLY)
+    declare(
+        _rule_id,
+        level=Level.MUST,
+        title=_title,
+        source=OPENAI,
+        sentence=_sentence,
+        scope="schema",
+        profiles=ONLY,
+    )
 
 
 @rule(
@@ -48,7 +61,7 @@ for _rule_id, _title, _sentence in (
     title="Every chunk carries the same created timestamp",
     source=OPENAI,
     sentence="created: The Unix timestamp (in seconds) of when the chat completion was "
-             "created. Each chunk has the same timestamp.",
+    "created. Each chunk has the same timestamp.",
     scope="chunk",
     profiles=ONLY,
 )
@@ -56,16 +69,21 @@ def created_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) 
     value = chunk.get("created")
     if state.chunks == 0 or value == state.first_created:
         return None
-    return Problem("`created` changed within one completion", expected=repr(state.first_created),
-                   received=repr(value), json_path="$.created", event_index=event.index,
-                   offset=event.offset)
+    return Problem(
+        "`created` changed within one completion",
+        expected=repr(state.first_created),
+        received=repr(value),
+        json_path="$.created",
+        event_index=event.index,
+        offset=event.offset,
+    )
 
 
 @rule(
     "openai.tool_call_deltas",
     level=Level.MUST,
     title="Tool-call deltas: index on each, id/type/name on the first delta of a call only, "
-          "calls numbered 0, 1, 2, ...",
+    "calls numbered 0, 1, 2, ...",
     source=f"{OPENAI} (ChatCompletionMessageToolCallChunk)",
     sentence=(
         "index (required); id: The ID of the tool call; type: The type of the tool; "
@@ -106,24 +124,32 @@ def _choice_tool_problem(state: StreamState, event: Event, choice: Any) -> Probl
     return None
 
 
-def _call_problem(call: dict[str, Any], index: int, seen: set[int],
-                  where: str) -> tuple[str, str, str] | None:
+def _call_problem(
+    call: dict[str, Any], index: int, seen: set[int], where: str
+) -> tuple[str, str, str] | None:
     carried = _first_keys(call)
     if index in seen:
         if carried:
-            return (f"a later delta of tool call {index} repeats {', '.join(carried)}",
-                    "only index and function.arguments after the first delta of a call",
-                    ", ".join(f"{k}={_value(call, k)!r}" for k in carried))
+            return (
+                f"a later delta of tool call {index} repeats {', '.join(carried)}",
+                "only index and function.arguments after the first delta of a call",
+                ", ".join(f"{k}={_value(call, k)!r}" for k in carried),
+            )
         return None
     if index != len(seen):
-        return (f"tool call {index} starts, but calls are numbered from 0 in order",
-                f"index {len(seen)}", f"index {index}")
+        return (
+            f"tool call {index} starts, but calls are numbered from 0 in order",
+            f"index {len(seen)}",
+            f"index {index}",
+        )
     missing = [k for k in FIRST_KEYS if not _value(call, k)]
     if missing:
-        return (f"the first delta of tool call {index} lacks {', '.join(missing)}",
-                "id, type and function.name on the first delta of a call",
-                f"{sorted(k for k in call if k != 'function')} and function "
-                f"{sorted(call.get('function') or {})}")
+        return (
+            f"the first delta of tool call {index} lacks {', '.join(missing)}",
+            "id, type and function.name on the first delta of a call",
+            f"{sorted(k for k in call if k != 'function')} and function "
+            f"{sorted(call.get('function') or {})}",
+        )
     return None
 
 
@@ -148,7 +174,7 @@ def _value(call: dict[str, Any], key: str) -> Any:
     sentence=(
         "usage: When present, it contains a null value except for the last chunk which "
         "contains the token usage statistics for the entire request. choices: Can also be "
-        "empty for the last chunk if you set stream_options: {\"include_usage\": true}."
+        'empty for the last chunk if you set stream_options: {"include_usage": true}.'
     ),
     scope="chunk",
     profiles=ONLY,
@@ -159,21 +185,33 @@ def usage_chunk(state: StreamState, event: Event, chunk: dict[str, Any]) -> Prob
     with_choices = count > 0
     if chunk.get("usage") is not None:
         if with_choices:
-            return _usage_problem(event, "usage rides on a chunk that carries choices",
-                                  f"{count} choice(s) and usage")
+            return _usage_problem(
+                event, "usage rides on a chunk that carries choices", f"{count} choice(s) and usage"
+            )
         if state.usage_chunks:
-            return _usage_problem(event, "a second chunk carries usage",
-                                  f"usage again after event #{state.usage_event}")
+            return _usage_problem(
+                event,
+                "a second chunk carries usage",
+                f"usage again after event #{state.usage_event}",
+            )
     elif with_choices and state.usage_event is not None:
-        return _usage_problem(event, "a choice arrives after the usage chunk",
-                              f"choices after the usage chunk (event #{state.usage_event})")
+        return _usage_problem(
+            event,
+            "a choice arrives after the usage chunk",
+            f"choices after the usage chunk (event #{state.usage_event})",
+        )
     return None
 
 
 def _usage_problem(event: Event, message: str, received: str) -> Problem:
-    return Problem(message, expected="usage on one last chunk whose choices is []",
-                   received=received, json_path="$.usage", event_index=event.index,
-                   offset=event.offset)
+    return Problem(
+        message,
+        expected="usage on one last chunk whose choices is []",
+        received=received,
+        json_path="$.usage",
+        event_index=event.index,
+        offset=event.offset,
+    )
 
 
 @rule(
@@ -185,7 +223,7 @@ def _usage_problem(event: Event, message: str, received: str) -> Problem:
         "stream_options.include_usage: If set, an additional chunk will be streamed before "
         "the data: [DONE] message. The usage field on this chunk shows the token usage "
         "statistics for the entire request. usage: An optional field that will only be "
-        "present when you set stream_options: {\"include_usage\": true} in your request."
+        'present when you set stream_options: {"include_usage": true} in your request.'
     ),
     scope="end",
     profiles=ONLY,
@@ -193,11 +231,17 @@ def _usage_problem(event: Event, message: str, received: str) -> Problem:
 )
 def usage_requested(state: StreamState) -> Iterator[Problem]:
     if state.include_usage and not state.usage_chunks:
-        yield Problem("the request asked for usage but no chunk carried it",
-                      expected="a last chunk with choices: [] and the usage object",
-                      received=f"no usage in {state.chunks} chunks", json_path="$.usage")
+        yield Problem(
+            "the request asked for usage but no chunk carried it",
+            expected="a last chunk with choices: [] and the usage object",
+            received=f"no usage in {state.chunks} chunks",
+            json_path="$.usage",
+        )
     elif state.include_usage is False and state.usage_chunks:
-        yield Problem("usage was sent although the request did not ask for it",
-                      expected="no usage without stream_options.include_usage",
-                      received=f"usage in {state.usage_chunks} chunk(s)", json_path="$.usage",
-                      event_index=state.usage_event)
+        yield Problem(
+            "usage was sent although the request did not ask for it",
+            expected="no usage without stream_options.include_usage",
+            received=f"usage in {state.usage_chunks} chunk(s)",
+            json_path="$.usage",
+            event_index=state.usage_event,
+        )

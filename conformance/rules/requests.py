@@ -20,8 +20,14 @@ def _rejected(exchange: Exchange, body: bytes) -> Iterator[Problem]:
 
 
 def _register_rejection(rule_id: str, level: Level, title: str, sentence: str) -> None:
-    rule(rule_id, level=level, title=title, source=f"{SEED}; {RFC9110} 15.5",
-         sentence=sentence, scope="rejection")(_rejected)
+    rule(
+        rule_id,
+        level=level,
+        title=title,
+        source=f"{SEED}; {RFC9110} 15.5",
+        sentence=sentence,
+        scope="rejection",
+    )(_rejected)
 
 
 _register_rejection(

@@ -7,25 +7,47 @@ from conformance._registry import SEED, declare
 
 _SCHEMA_RULES = (
     ("chunk.id", "`id` is a non-empty string", "A unique identifier for the completion."),
-    ("chunk.object", '`object` is exactly "chat.completion.chunk"',
-     'The object type, which is "chat.completion.chunk" for streaming.'),
-    ("chunk.created", "`created` is an integer",
-     "The Unix timestamp of when the completion was created."),
+    (
+        "chunk.object",
+        '`object` is exactly "chat.completion.chunk"',
+        'The object type, which is "chat.completion.chunk" for streaming.',
+    ),
+    (
+        "chunk.created",
+        "`created` is an integer",
+        "The Unix timestamp of when the completion was created.",
+    ),
     ("chunk.model", "`model` is a non-empty string", "The model used for the completion."),
     ("chunk.choices", "`choices` is an array", "The list of completion choices."),
-    ("choice.index", "each choice has a non-negative integer `index`",
-     '"index": 0 (every choice in the documented response carries its index)'),
-    ("choice.delta", "each choice has an object `delta`",
-     '"delta": {"content": "Hello"} (every choice carries the delta of this chunk)'),
-    ("choice.finish_reason", "`finish_reason` is a string or null",
-     '"finish_reason": null (null until the choice ends)'),
-    ("delta.content", "`delta.content` is a string or null",
-     'console.log(chunk.choices[0].delta.content); "delta": {"content": "Hello"}'),
-    ("delta.role", '`delta.role`, when present, is "assistant"',
-     "A list of messages comprising the conversation so far. "
-     "(The streamed message is the assistant's reply.)"),
+    (
+        "choice.index",
+        "each choice has a non-negative integer `index`",
+        '"index": 0 (every choice in the documented response carries its index)',
+    ),
+    (
+        "choice.delta",
+        "each choice has an object `delta`",
+        '"delta": {"content": "Hello"} (every choice carries the delta of this chunk)',
+    ),
+    (
+        "choice.finish_reason",
+        "`finish_reason` is a string or null",
+        '"finish_reason": null (null until the choice ends)',
+    ),
+    (
+        "delta.content",
+        "`delta.content` is a string or null",
+        'console.log(chunk.choices[0].delta.content); "delta": {"content": "Hello"}',
+    ),
+    (
+        "delta.role",
+        '`delta.role`, when present, is "assistant"',
+        "A list of messages comprising the conversation so far. "
+        "(The streamed message is the assistant's reply.)",
+    ),
 )
 
 for _rule_id, _title, _sentence in _SCHEMA_RULES:
-    declare(_rule_id, level=Level.MUST, title=_title, source=SEED, sentence=_sentence,
-            scope="schema")
+    declare(
+        _rule_id, level=Level.MUST, title=_title, source=SEED, sentence=_sentence, scope="schema"
+    )

@@ -30,8 +30,9 @@ MODEL_CREATED = 1764086400
 _CATALOGUES: dict[str, Mapping[str, Fault | Variation]] = {"fault": FAULTS, "variation": VARIATIONS}
 
 
-def create_app(*, fault: str | None = None, variation: str | None = None,
-               delay: float = 0.0) -> Starlette:
+def create_app(
+    *, fault: str | None = None, variation: str | None = None, delay: float = 0.0
+) -> Starlette:
     """The reference server; `fault` and `variation` apply to the plain `/v1/...` routes.
 
     `/fault/{name}/v1/...` and `/variation/{name}/v1/...` select one per request.
@@ -40,8 +41,10 @@ def create_app(*, fault: str | None = None, variation: str | None = None,
     server = _Server(combine(_named("fault", fault), _named("variation", variation)), delay)
     routes = []
     for prefix in ("", "/fault/{fault}", "/variation/{variation}"):
-        routes += [Route(f"{prefix}/v1/chat/completions", server.completions, methods=["POST"]),
-                   Route(f"{prefix}/v1/models", server.models, methods=["GET"])]
+        routes += [
+            Route(f"{prefix}/v1/chat/completions", server.completions, methods=["POST"]),
+            Route(f"{prefix}/v1/models", server.models, methods=["GET"]),
+        ]
     handlers = {HTTPException: _http_error, Exception: _http_error}
     return Starlette(routes=routes, exception_handlers=handlers)
 
@@ -78,8 +81,12 @@ class _Server:
         for kind, catalogue in _CATALOGUES.items():
             if kind in params:
                 if params[kind] not in catalogue or _is_raw(catalogue[params[kind]]):
-                    raise RequestError(f"Unknown {kind} '{params[kind]}'.", param=kind,
-                                       code=f"unknown_{kind}", status=404)
+                    raise RequestError(
+                        f"Unknown {kind} '{params[kind]}'.",
+                        param=kind,
+                        code=f"unknown_{kind}",
+                        status=404,
+                    )
                 return catalogue[params[kind]].behaviour
         return self.default
 
@@ -88,8 +95,10 @@ class _Server:
             self.behaviour(request.path_params)
         except RequestError as error:
             return openai_error(error)
-        data = [{"id": model, "object": "model", "created": MODEL_CREATED,
-                 "owned_by": "alphaedge"} for model in MODELS]
+        data = [
+            {"id": model, "object": "model", "created": MODEL_CREATED, "owned_by": "alphaedge"}
+            for model in MODELS
+        ]
         return json_response({"object": "list", "data": data})
 
     async def completions(self, request: Request) -> Response:
@@ -106,13 +115,15 @@ class _Server:
         return self.stream(chat, behaviour)
 
     def stream(self, chat: ChatRequest, behaviour: Behaviour) -> Response:
-        body = paced(_events(chat, behaviour),
-                     self.delay if behaviour.delay is None else behaviour.delay)
+        body = paced(
+            _events(chat, behaviour), self.delay if behaviour.delay is None else behaviour.delay
+        )
         for hook in behaviour.body:
             body = hook(body)
         headers = {"Cache-Control": "no-cache", **dict(behaviour.headers)}
-        return StreamingResponse(body, headers=headers,
-                                 media_type=behaviour.media_type or SSE_MEDIA_TYPE)
+        return StreamingResponse(
+            body, headers=headers, media_type=behaviour.media_type or SSE_MEDIA_TYPE
+        )
 
 
 def _admit(raw: bytes, behaviour: Behaviour) -> ChatRequest:

@@ -59,7 +59,7 @@ async def drip(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """The normal stream, one byte every DRIP_SECONDS (never idle long enough to time out)."""
     async for event in body:
         for position in range(len(event)):
-            yield event[position:position + 1]
+            yield event[position : position + 1]
             await asyncio.sleep(DRIP_SECONDS)
 
 
@@ -73,10 +73,17 @@ async def gzip_bomb(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 
 def _bomb() -> Iterator[bytes]:
-    event = encode_event(orjson.dumps({
-        "id": "chatcmpl-bomb", "object": "chat.completion.chunk", "created": 1_764_086_400,
-        "model": DEFAULT_MODEL,
-        "choices": [{"index": 0, "delta": {"content": "boom "}, "finish_reason": None}]}))
+    event = encode_event(
+        orjson.dumps(
+            {
+                "id": "chatcmpl-bomb",
+                "object": "chat.completion.chunk",
+                "created": 1_764_086_400,
+                "model": DEFAULT_MODEL,
+                "choices": [{"index": 0, "delta": {"content": "boom "}, "finish_reason": None}],
+            }
+        )
+    )
     plain = event * (1024 * 1024 // len(event))
     deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
     yield deflate.compress(plain) + deflate.flush(zlib.Z_FULL_FLUSH)

@@ -58,18 +58,24 @@ def apply(hooks: tuple[Callable[[list[Any]], list[Any]], ...], items: list[Any])
     return items
 
 
-def rewrite(key: str, make: Callable[[Any, int], Any], start: int = 0,
-            stop: int | None = None) -> Callable[[list[Chunk]], list[Chunk]]:
+def rewrite(
+    key: str, make: Callable[[Any, int], Any], start: int = 0, stop: int | None = None
+) -> Callable[[list[Chunk]], list[Chunk]]:
     """Hook setting `chunk[key] = make(chunk[key], position)` on chunks[start:stop]."""
+
     def hook(chunks: list[Chunk]) -> list[Chunk]:
         end = len(chunks) if stop is None else stop
-        return [{**chunk, key: make(chunk[key], i)} if start <= i < end else chunk
-                for i, chunk in enumerate(chunks)]
+        return [
+            {**chunk, key: make(chunk[key], i)} if start <= i < end else chunk
+            for i, chunk in enumerate(chunks)
+        ]
+
     return hook
 
 
-def each_choice(edit: Callable[[dict[str, Any]], Any], start: int = 0,
-                stop: int | None = None) -> Callable[[list[Chunk]], list[Chunk]]:
+def each_choice(
+    edit: Callable[[dict[str, Any]], Any], start: int = 0, stop: int | None = None
+) -> Callable[[list[Chunk]], list[Chunk]]:
     """Hook applying `edit` to every choice of chunks[start:stop]."""
     return rewrite("choices", lambda choices, _: [edit(c) for c in choices], start, stop)
 

@@ -48,6 +48,7 @@ class DeliberateReset(RuntimeError):
 
 # --- request stage -------------------------------------------------------------------
 
+
 def _lenient_decode(raw: bytes) -> object:
     try:
         return decode_json(raw)
@@ -103,6 +104,7 @@ def _html_error(error: RequestError) -> Response:
 
 # --- chunk stage ---------------------------------------------------------------------
 
+
 def _delta(edit: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
     return lambda choice: {**choice, "delta": edit(choice["delta"])}
 
@@ -124,13 +126,18 @@ def _content_after_finish(chunks: list[Chunk]) -> list[Chunk]:
     end = next(i for i, c in enumerate(chunks) if any(ch["finish_reason"] for ch in c["choices"]))
     index = chunks[end]["choices"][0]["index"]
     late = {"index": index, "delta": {"content": " Again."}, "finish_reason": None}
-    return [*chunks[:end + 1], {**chunks[end], "choices": [late]}, *chunks[end + 1:]]
+    return [*chunks[: end + 1], {**chunks[end], "choices": [late]}, *chunks[end + 1 :]]
 
 
 def _error_mid_stream(chunks: list[Chunk]) -> list[Chunk]:
     """After two chunks the completion fails: an error payload ends the stream."""
-    failure = {"error": {"message": "the model backend failed mid-stream",
-                         "type": "server_error", "code": "backend_failed"}}
+    failure = {
+        "error": {
+            "message": "the model backend failed mid-stream",
+            "type": "server_error",
+            "code": "backend_failed",
+        }
+    }
     return [*chunks[:2], failure]
 
 
@@ -140,19 +147,26 @@ def _drop_last_choice(chunks: list[Chunk]) -> list[Chunk]:
     if len(indexes) < 2:
         return chunks
     last = max(indexes)
-    return [chunk for chunk in chunks
-            if not chunk["choices"] or any(c["index"] != last for c in chunk["choices"])]
+    return [
+        chunk
+        for chunk in chunks
+        if not chunk["choices"] or any(c["index"] != last for c in chunk["choices"])
+    ]
 
 
 # --- payload, event and body stages ----------------------------------------------------
+
 
 def _invalid_utf8(payloads: list[bytes]) -> list[bytes]:
     """Put the bytes FF FE at the start of the first content (or arguments) string."""
     for i, payload in enumerate(payloads[1:], start=1):
         for key in (b'"content":"', b'"arguments":"'):
             if key in payload:
-                return [*payloads[:i], payload.replace(key, key + b"\xff\xfe", 1),
-                        *payloads[i + 1:]]
+                return [
+                    *payloads[:i],
+                    payload.replace(key, key + b"\xff\xfe", 1),
+                    *payloads[i + 1 :],
+                ]
     return payloads
 
 
@@ -164,6 +178,7 @@ def _after_two_events(action: Callable[[], Awaitable[None]]) -> BodyHook:
             sent += 1
             if sent == 2:
                 await action()
+
     return hook
 
 
@@ -179,143 +194,310 @@ async def _stall() -> None:
 
 _B = Behaviour
 _HOSTILE = (
-    Fault("stall-after-headers", "transport.within_limits",
-          "The response head (200, text/event-stream) is sent, then nothing for an hour.",
-          _B(body=(_attacks.stall_first,)), hostile=True),
-    Fault("endless-stream", "transport.within_limits",
-          "Content chunks forever, written as fast as loopback takes them; no finish, no "
-          "[DONE].", _B(body=(_attacks.endless,)), hostile=True),
-    Fault("huge-line", "transport.within_limits",
-          "`data: ` then a 100 MiB line with no line break.",
-          _B(body=(_attacks.huge_line,)), hostile=True),
-    Fault("gzip-bomb", "transport.within_limits",
-          "Content-Encoding: gzip; ~17 MiB on the wire inflate to 4 GiB of chunk events.",
-          _B(body=(_attacks.gzip_bomb,), headers=(("Content-Encoding", "gzip"),)),
-          hostile=True),
-    Fault("slow-drip", "transport.within_limits",
-          "The normal stream, one byte per second: never idle, never done.",
-          _B(body=(_attacks.drip,)), hostile=True),
-    Fault("empty-body", "sse.done_present",
-          "200 text/event-stream with an empty body.",
-          _B(events=(lambda _: [],)), hostile=True),
-    Fault("garbage-status-line", "transport.complete",
-          "The answer is not HTTP: a line of text and binary bytes, then close.",
-          hostile=True, raw=_raw.garbage_status_line),
-    Fault("oversized-headers", "transport.within_limits",
-          "A 200 status line, then more than 1 MiB of header lines.",
-          hostile=True, raw=_raw.oversized_headers),
-    Fault("close-without-last-chunk", "transport.complete",
-          "Chunked SSE: three events, then the connection is closed without the zero-length "
-          "last chunk.", hostile=True, raw=_raw.close_without_last_chunk),
-    Fault("reset-mid-event", "transport.complete",
-          "Two events and half of a third, then a TCP reset (RST).",
-          hostile=True, raw=_raw.reset_mid_event),
-    Fault("redirect-elsewhere", "http.status_ok",
-          "307 Temporary Redirect to the same path on another loopback host, which records "
-          "the headers it receives.", hostile=True, raw=_raw.redirect_elsewhere),
+    Fault(
+        "stall-after-headers",
+        "transport.within_limits",
+        "The response head (200, text/event-stream) is sent, then nothing for an hour.",
+        _B(body=(_attacks.stall_first,)),
+        hostile=True,
+    ),
+    Fault(
+        "endless-stream",
+        "transport.within_limits",
+        "Content chunks forever, written as fast as loopback takes them; no finish, no [DONE].",
+        _B(body=(_attacks.endless,)),
+        hostile=True,
+    ),
+    Fault(
+        "huge-line",
+        "transport.within_limits",
+        "`data: ` then a 100 MiB line with no line break.",
+        _B(body=(_attacks.huge_line,)),
+        hostile=True,
+    ),
+    Fault(
+        "gzip-bomb",
+        "transport.within_limits",
+        "Content-Encoding: gzip; ~17 MiB on the wire inflate to 4 GiB of chunk events.",
+        _B(body=(_attacks.gzip_bomb,), headers=(("Content-Encoding", "gzip"),)),
+        hostile=True,
+    ),
+    Fault(
+        "slow-drip",
+        "transport.within_limits",
+        "The normal stream, one byte per second: never idle, never done.",
+        _B(body=(_attacks.drip,)),
+        hostile=True,
+    ),
+    Fault(
+        "empty-body",
+        "sse.done_present",
+        "200 text/event-stream with an empty body.",
+        _B(events=(lambda _: [],)),
+        hostile=True,
+    ),
+    Fault(
+        "garbage-status-line",
+        "transport.complete",
+        "The answer is not HTTP: a line of text and binary bytes, then close.",
+        hostile=True,
+        raw=_raw.garbage_status_line,
+    ),
+    Fault(
+        "oversized-headers",
+        "transport.within_limits",
+        "A 200 status line, then more than 1 MiB of header lines.",
+        hostile=True,
+        raw=_raw.oversized_headers,
+    ),
+    Fault(
+        "close-without-last-chunk",
+        "transport.complete",
+        "Chunked SSE: three events, then the connection is closed without the zero-length "
+        "last chunk.",
+        hostile=True,
+        raw=_raw.close_without_last_chunk,
+    ),
+    Fault(
+        "reset-mid-event",
+        "transport.complete",
+        "Two events and half of a third, then a TCP reset (RST).",
+        hostile=True,
+        raw=_raw.reset_mid_event,
+    ),
+    Fault(
+        "redirect-elsewhere",
+        "http.status_ok",
+        "307 Temporary Redirect to the same path on another loopback host, which records "
+        "the headers it receives.",
+        hostile=True,
+        raw=_raw.redirect_elsewhere,
+    ),
 )
 _CATALOGUE = (
-    Fault("wrong-status", "http.status_ok",
-          "A valid streaming request is answered 500 with a JSON error body.",
-          _B(admit=(_refuse_streams,))),
-    Fault("json-content-type", "http.content_type",
-          "The SSE stream is sent with Content-Type application/json.",
-          _B(media_type="application/json")),
-    Fault("invalid-utf8", "sse.utf8",
-          "One content event carries the raw bytes FF FE inside a JSON string.",
-          _B(payloads=(_invalid_utf8,))),
-    Fault("non-json-data", "sse.data_json",
-          "An extra event `data: hello world` is sent mid-stream.",
-          _B(payloads=(lambda ps: [*ps[:2], b"hello world", *ps[2:]],))),
-    Fault("unterminated-last-event", "sse.event_terminated",
-          "The body ends with `data: [DONE]` and no blank line.",
-          _B(events=(lambda es: [*es[:-1], es[-1].rstrip(b"\n")],))),
-    Fault("missing-done", "sse.done_present",
-          "No `data: [DONE]` event: the stream ends after the finish chunk.",
-          _B(payloads=(lambda ps: [p for p in ps if p != DONE],))),
-    Fault("data-after-done", "sse.nothing_after_done",
-          "One more chunk event follows `data: [DONE]`.",
-          _B(payloads=(lambda ps: [*ps, ps[-2]],))),
-    Fault("empty-id", "chunk.id", "Every chunk has the id \"\".",
-          _B(chunks=(rewrite("id", lambda _, __: ""),))),
-    Fault("wrong-object", "chunk.object", "Every chunk has object \"chat.completion\".",
-          _B(chunks=(rewrite("object", lambda _, __: "chat.completion"),))),
-    Fault("created-string", "chunk.created", "created is sent as a string of digits.",
-          _B(chunks=(rewrite("created", lambda value, _: str(value)),))),
-    Fault("empty-model", "chunk.model", "Every chunk has the model \"\".",
-          _B(chunks=(rewrite("model", lambda _, __: ""),))),
-    Fault("choices-object", "chunk.choices",
-          "The second chunk's choices is an object keyed by index, not an array.",
-          _B(chunks=(rewrite("choices", lambda cs, _: {str(c["index"]): c for c in cs}, 1, 2),))),
-    Fault("index-string", "choice.index", "Every choice index is a string (\"0\").",
-          _B(chunks=(each_choice(_keyed("index", str)),))),
-    Fault("delta-string", "choice.delta", "The second chunk's delta is a string.",
-          _B(chunks=(each_choice(_delta(lambda d: str(d.get("content") or "Hello")), 1, 2),))),
-    Fault("content-number", "delta.content", "The second chunk's content is the number 42.",
-          _B(chunks=(each_choice(_delta(lambda d: {**d, "content": 42}), 1, 2),))),
-    Fault("role-user", "delta.role", "The opening delta has role \"user\".",
-          _B(chunks=(each_choice(_delta(lambda d: {**d, "role": "user"} if "role" in d else d)),))),
-    Fault("finish-reason-number", "choice.finish_reason",
-          "The final chunk's finish_reason is the number 1.",
-          _B(chunks=(each_choice(_keyed("finish_reason", lambda f: 1 if f else f)),))),
-    Fault("id-changes", "stream.id_consistent", "The id changes from the third chunk on.",
-          _B(chunks=(_id_changes,))),
-    Fault("reused-id", "stream.id_unique",
-          "Every completion has the same id, chatcmpl-fixed.",
-          _B(chunks=(rewrite("id", lambda _, __: "chatcmpl-fixed"),))),
-    Fault("no-choice-delta", "stream.has_delta", "Every chunk has `choices: []`.",
-          _B(chunks=(rewrite("choices", lambda _, __: []),))),
-    Fault("index-gap", "stream.choice_indexes",
-          "Choice indexes start at 1: a single-choice reply is sent with index 1.",
-          _B(chunks=(each_choice(_keyed("index", lambda i: i + 1)),))),
-    Fault("error-mid-stream", "stream.error_event",
-          "After two chunks an error payload ({\"error\": {...}}) ends the completion.",
-          _B(chunks=(_error_mid_stream,))),
-    Fault("drop-last-choice", "stream.choices_complete",
-          "With n >= 2, the chunks of the last choice are never sent.",
-          _B(chunks=(_drop_last_choice,))),
-    Fault("content-after-finish", "stream.after_finish",
-          "One content chunk follows the chunk carrying finish_reason.",
-          _B(chunks=(_content_after_finish,))),
-    Fault("created-drift", "stream.created_consistent", "created grows by 1 on each chunk.",
-          _B(chunks=(rewrite("created", lambda value, i: value + i),))),
-    Fault("model-drift", "stream.model_consistent",
-          "The model changes to another name from the third chunk on.",
-          _B(chunks=(rewrite("model", lambda model, _: _other_model(model), start=2),))),
-    Fault("no-finish-reason", "stream.finish_reason_present",
-          "finish_reason is null on every chunk.",
-          _B(chunks=(each_choice(_keyed("finish_reason", lambda _: None)),))),
-    Fault("created-milliseconds", "stream.created_recent",
-          "created is a Unix time in milliseconds.",
-          _B(chunks=(rewrite("created", lambda value, _: value * 1000),))),
-    Fault("accept-malformed-json", "request.malformed_json",
-          "A body that is not JSON gets a normal stream, as if it asked `Hello!`.",
-          _B(decode=_lenient_decode)),
-    Fault("accept-missing-messages", "request.missing_messages",
-          "A request without messages gets a normal stream, as if it asked `Hello!`.",
-          _B(prepare=(_default_messages,))),
-    Fault("coerce-types", "request.invalid_types",
-          "Non-array messages, a non-string model or a non-boolean stream are coerced "
-          "(one user message, the default model, bool(stream)) and answered 200.",
-          _B(prepare=(_coerce,))),
-    Fault("server-error-on-bad-request", "request.no_5xx",
-          "Every invalid request is answered 500 with a JSON error.",
-          _B(render_error=_server_error)),
-    Fault("html-error-body", "error.json_body",
-          "Invalid requests are answered with an HTML page (Content-Type text/html).",
-          _B(render_error=_html_error)),
-    Fault("require-model", "request.default_model",
-          "A request without `model` gets 400 \"model is required\".",
-          _B(prepare=(_require_model,))),
-    Fault("require-stream", "request.default_stream",
-          "A request without `stream` gets a non-streaming chat.completion JSON.",
-          _B(prepare=(_no_default_stream,))),
-    Fault("reset-mid-stream", "transport.complete",
-          "After two events the connection is dropped (no terminating chunk).",
-          _B(body=(_after_two_events(_drop),))),
-    Fault("stall-mid-stream", "transport.within_limits",
-          "After two events the server sends nothing more for an hour.",
-          _B(body=(_after_two_events(_stall),))),
+    Fault(
+        "wrong-status",
+        "http.status_ok",
+        "A valid streaming request is answered 500 with a JSON error body.",
+        _B(admit=(_refuse_streams,)),
+    ),
+    Fault(
+        "json-content-type",
+        "http.content_type",
+        "The SSE stream is sent with Content-Type application/json.",
+        _B(media_type="application/json"),
+    ),
+    Fault(
+        "invalid-utf8",
+        "sse.utf8",
+        "One content event carries the raw bytes FF FE inside a JSON string.",
+        _B(payloads=(_invalid_utf8,)),
+    ),
+    Fault(
+        "non-json-data",
+        "sse.data_json",
+        "An extra event `data: hello world` is sent mid-stream.",
+        _B(payloads=(lambda ps: [*ps[:2], b"hello world", *ps[2:]],)),
+    ),
+    Fault(
+        "unterminated-last-event",
+        "sse.event_terminated",
+        "The body ends with `data: [DONE]` and no blank line.",
+        _B(events=(lambda es: [*es[:-1], es[-1].rstrip(b"\n")],)),
+    ),
+    Fault(
+        "missing-done",
+        "sse.done_present",
+        "No `data: [DONE]` event: the stream ends after the finish chunk.",
+        _B(payloads=(lambda ps: [p for p in ps if p != DONE],)),
+    ),
+    Fault(
+        "data-after-done",
+        "sse.nothing_after_done",
+        "One more chunk event follows `data: [DONE]`.",
+        _B(payloads=(lambda ps: [*ps, ps[-2]],)),
+    ),
+    Fault(
+        "empty-id",
+        "chunk.id",
+        'Every chunk has the id "".',
+        _B(chunks=(rewrite("id", lambda _, __: ""),)),
+    ),
+    Fault(
+        "wrong-object",
+        "chunk.object",
+        'Every chunk has object "chat.completion".',
+        _B(chunks=(rewrite("object", lambda _, __: "chat.completion"),)),
+    ),
+    Fault(
+        "created-string",
+        "chunk.created",
+        "created is sent as a string of digits.",
+        _B(chunks=(rewrite("created", lambda value, _: str(value)),)),
+    ),
+    Fault(
+        "empty-model",
+        "chunk.model",
+        'Every chunk has the model "".',
+        _B(chunks=(rewrite("model", lambda _, __: ""),)),
+    ),
+    Fault(
+        "choices-object",
+        "chunk.choices",
+        "The second chunk's choices is an object keyed by index, not an array.",
+        _B(chunks=(rewrite("choices", lambda cs, _: {str(c["index"]): c for c in cs}, 1, 2),)),
+    ),
+    Fault(
+        "index-string",
+        "choice.index",
+        'Every choice index is a string ("0").',
+        _B(chunks=(each_choice(_keyed("index", str)),)),
+    ),
+    Fault(
+        "delta-string",
+        "choice.delta",
+        "The second chunk's delta is a string.",
+        _B(chunks=(each_choice(_delta(lambda d: str(d.get("content") or "Hello")), 1, 2),)),
+    ),
+    Fault(
+        "content-number",
+        "delta.content",
+        "The second chunk's content is the number 42.",
+        _B(chunks=(each_choice(_delta(lambda d: {**d, "content": 42}), 1, 2),)),
+    ),
+    Fault(
+        "role-user",
+        "delta.role",
+        'The opening delta has role "user".',
+        _B(chunks=(each_choice(_delta(lambda d: {**d, "role": "user"} if "role" in d else d)),)),
+    ),
+    Fault(
+        "finish-reason-number",
+        "choice.finish_reason",
+        "The final chunk's finish_reason is the number 1.",
+        _B(chunks=(each_choice(_keyed("finish_reason", lambda f: 1 if f else f)),)),
+    ),
+    Fault(
+        "id-changes",
+        "stream.id_consistent",
+        "The id changes from the third chunk on.",
+        _B(chunks=(_id_changes,)),
+    ),
+    Fault(
+        "reused-id",
+        "stream.id_unique",
+        "Every completion has the same id, chatcmpl-fixed.",
+        _B(chunks=(rewrite("id", lambda _, __: "chatcmpl-fixed"),)),
+    ),
+    Fault(
+        "no-choice-delta",
+        "stream.has_delta",
+        "Every chunk has `choices: []`.",
+        _B(chunks=(rewrite("choices", lambda _, __: []),)),
+    ),
+    Fault(
+        "index-gap",
+        "stream.choice_indexes",
+        "Choice indexes start at 1: a single-choice reply is sent with index 1.",
+        _B(chunks=(each_choice(_keyed("index", lambda i: i + 1)),)),
+    ),
+    Fault(
+        "error-mid-stream",
+        "stream.error_event",
+        'After two chunks an error payload ({"error": {...}}) ends the completion.',
+        _B(chunks=(_error_mid_stream,)),
+    ),
+    Fault(
+        "drop-last-choice",
+        "stream.choices_complete",
+        "With n >= 2, the chunks of the last choice are never sent.",
+        _B(chunks=(_drop_last_choice,)),
+    ),
+    Fault(
+        "content-after-finish",
+        "stream.after_finish",
+        "One content chunk follows the chunk carrying finish_reason.",
+        _B(chunks=(_content_after_finish,)),
+    ),
+    Fault(
+        "created-drift",
+        "stream.created_consistent",
+        "created grows by 1 on each chunk.",
+        _B(chunks=(rewrite("created", lambda value, i: value + i),)),
+    ),
+    Fault(
+        "model-drift",
+        "stream.model_consistent",
+        "The model changes to another name from the third chunk on.",
+        _B(chunks=(rewrite("model", lambda model, _: _other_model(model), start=2),)),
+    ),
+    Fault(
+        "no-finish-reason",
+        "stream.finish_reason_present",
+        "finish_reason is null on every chunk.",
+        _B(chunks=(each_choice(_keyed("finish_reason", lambda _: None)),)),
+    ),
+    Fault(
+        "created-milliseconds",
+        "stream.created_recent",
+        "created is a Unix time in milliseconds.",
+        _B(chunks=(rewrite("created", lambda value, _: value * 1000),)),
+    ),
+    Fault(
+        "accept-malformed-json",
+        "request.malformed_json",
+        "A body that is not JSON gets a normal stream, as if it asked `Hello!`.",
+        _B(decode=_lenient_decode),
+    ),
+    Fault(
+        "accept-missing-messages",
+        "request.missing_messages",
+        "A request without messages gets a normal stream, as if it asked `Hello!`.",
+        _B(prepare=(_default_messages,)),
+    ),
+    Fault(
+        "coerce-types",
+        "request.invalid_types",
+        "Non-array messages, a non-string model or a non-boolean stream are coerced "
+        "(one user message, the default model, bool(stream)) and answered 200.",
+        _B(prepare=(_coerce,)),
+    ),
+    Fault(
+        "server-error-on-bad-request",
+        "request.no_5xx",
+        "Every invalid request is answered 500 with a JSON error.",
+        _B(render_error=_server_error),
+    ),
+    Fault(
+        "html-error-body",
+        "error.json_body",
+        "Invalid requests are answered with an HTML page (Content-Type text/html).",
+        _B(render_error=_html_error),
+    ),
+    Fault(
+        "require-model",
+        "request.default_model",
+        'A request without `model` gets 400 "model is required".',
+        _B(prepare=(_require_model,)),
+    ),
+    Fault(
+        "require-stream",
+        "request.default_stream",
+        "A request without `stream` gets a non-streaming chat.completion JSON.",
+        _B(prepare=(_no_default_stream,)),
+    ),
+    Fault(
+        "reset-mid-stream",
+        "transport.complete",
+        "After two events the connection is dropped (no terminating chunk).",
+        _B(body=(_after_two_events(_drop),)),
+    ),
+    Fault(
+        "stall-mid-stream",
+        "transport.within_limits",
+        "After two events the server sends nothing more for an hour.",
+        _B(body=(_after_two_events(_stall),)),
+    ),
     *_HOSTILE,
 )
 

@@ -28,8 +28,10 @@ MAX_BODY = 1024 * 1024
 _ROUTE = re.compile(r"^(?:/fault/(?P<fault>[a-z0-9-]+))?/v1/")
 _BROKEN = (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError)
 """A request that cannot be read, or a client that left: the connection is just closed."""
-_NOT_FOUND = (b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
-              b"Content-Length: %d\r\nConnection: close\r\n\r\n%s")
+_NOT_FOUND = (
+    b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+)
 
 
 class HostileServer:
@@ -39,8 +41,7 @@ class HostileServer:
     (lower-cased name, value) pairs (kept in memory only).
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
-                 fault: str | None = None) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, fault: str | None = None) -> None:
         if fault is not None and (fault not in FAULTS or FAULTS[fault].raw is None):
             raw = ", ".join(name for name, f in FAULTS.items() if f.raw is not None)
             raise ValueError(f"{fault!r} is not a raw fault; choose from: {raw}")
@@ -70,19 +71,23 @@ class HostileServer:
 
     def __enter__(self) -> HostileServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sockets = [socket.create_server((self.host, self.port), family=family),
-                   _recorder_socket()]
+        sockets = [socket.create_server((self.host, self.port), family=family), _recorder_socket()]
         self.port = sockets[0].getsockname()[1]
         self.elsewhere = "http://{}:{}".format(*sockets[1].getsockname()[:2])
-        self._thread = threading.Thread(target=self._run, args=(sockets,), daemon=True,
-                                        name=f"conformance-hostile-{self.port}")
+        self._thread = threading.Thread(
+            target=self._run, args=(sockets,), daemon=True, name=f"conformance-hostile-{self.port}"
+        )
         self._thread.start()
         if not self._ready.wait(START_TIMEOUT):
             raise RuntimeError(f"the hostile server did not start on {self.base_url}")
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def stop(self) -> None:
@@ -99,8 +104,10 @@ class HostileServer:
     async def _main(self, sockets: list[socket.socket]) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        servers = [await asyncio.start_server(self._answer, sock=sockets[0]),
-                   await asyncio.start_server(self._record, sock=sockets[1])]
+        servers = [
+            await asyncio.start_server(self._answer, sock=sockets[0]),
+            await asyncio.start_server(self._record, sock=sockets[1]),
+        ]
         self._ready.set()
         await self._stopping.wait()
         for server in servers:
@@ -145,8 +152,9 @@ async def _read_request(reader: asyncio.StreamReader, elsewhere: str) -> RawRequ
         raise ValueError("request head too large")
     request_line, *lines = head.decode("latin-1").split("\r\n")[:-2]
     method, path, _ = request_line.split(" ", 2)
-    headers = tuple((name.strip(), value.strip())
-                    for name, _, value in (line.partition(":") for line in lines))
+    headers = tuple(
+        (name.strip(), value.strip()) for name, _, value in (line.partition(":") for line in lines)
+    )
     length = int({k.lower(): v for k, v in headers}.get("content-length", "0"))
     if length > MAX_BODY:
         raise ValueError("request body too large")

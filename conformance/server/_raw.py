@@ -41,12 +41,24 @@ RawAnswer = Callable[[RawRequest, asyncio.StreamWriter], Awaitable[None]]
 
 def _events(count: int = 3) -> list[bytes]:
     """The first `count` events of a conformant completion (role chunk, then content)."""
-    envelope = {"id": new_completion_id(), "object": "chat.completion.chunk",
-                "created": 1_764_086_400, "model": DEFAULT_MODEL}
-    deltas = [{"role": "assistant", "content": ""}, *({"content": f"part {i} "}
-                                                        for i in range(1, count))]
-    return [encode_event(orjson.dumps({**envelope, "choices": [
-        {"index": 0, "delta": delta, "finish_reason": None}]})) for delta in deltas]
+    envelope = {
+        "id": new_completion_id(),
+        "object": "chat.completion.chunk",
+        "created": 1_764_086_400,
+        "model": DEFAULT_MODEL,
+    }
+    deltas = [
+        {"role": "assistant", "content": ""},
+        *({"content": f"part {i} "} for i in range(1, count)),
+    ]
+    return [
+        encode_event(
+            orjson.dumps(
+                {**envelope, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            )
+        )
+        for delta in deltas
+    ]
 
 
 def _head(status: str = "200 OK", *headers: bytes) -> bytes:
@@ -58,8 +70,12 @@ def _chunked(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-_SSE_HEAD = _head("200 OK", b"Content-Type: text/event-stream; charset=utf-8",
-                  b"Cache-Control: no-cache", b"Transfer-Encoding: chunked")
+_SSE_HEAD = _head(
+    "200 OK",
+    b"Content-Type: text/event-stream; charset=utf-8",
+    b"Cache-Control: no-cache",
+    b"Transfer-Encoding: chunked",
+)
 
 
 async def garbage_status_line(request: RawRequest, writer: asyncio.StreamWriter) -> None:
@@ -96,6 +112,5 @@ async def reset_mid_event(request: RawRequest, writer: asyncio.StreamWriter) -> 
 async def redirect_elsewhere(request: RawRequest, writer: asyncio.StreamWriter) -> None:
     """307 to the same path on another host: a client that follows leaks its credentials."""
     location = f"{request.elsewhere}{request.path}".encode()
-    writer.write(_head("307 Temporary Redirect", b"Location: " + location,
-                       b"Content-Length: 0"))
+    writer.write(_head("307 Temporary Redirect", b"Location: " + location, b"Content-Length: 0"))
     await writer.drain()

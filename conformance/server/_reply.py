@@ -17,8 +17,14 @@ PIECE = 4
 GREETING = "Hello!"
 QUOTE = 60
 """Characters of the last user message echoed in the reply."""
-_SAMPLES: dict[str, object] = {"string": "Paris", "integer": 1, "number": 1.5,
-                               "boolean": True, "array": [], "object": {}}
+_SAMPLES: dict[str, object] = {
+    "string": "Paris",
+    "integer": 1,
+    "number": 1.5,
+    "boolean": True,
+    "array": [],
+    "object": {},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +44,7 @@ def new_completion_id() -> str:
 
 def pieces(text: str, size: int = PIECE) -> list[str]:
     """`text` cut into pieces of `size` code points (never inside a character)."""
-    return [text[start:start + size] for start in range(0, len(text), size)]
+    return [text[start : start + size] for start in range(0, len(text), size)]
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -66,7 +72,7 @@ def reply_text(request: ChatRequest, greeting: str) -> str:
 
 def _cut_at_stop(text: str, stops: tuple[str, ...]) -> str:
     cuts = [text.find(stop) for stop in stops if stop and stop in text]
-    return text[:min(cuts)] if cuts else text
+    return text[: min(cuts)] if cuts else text
 
 
 def _limit(parts: list[str], max_tokens: int | None, finish: str) -> tuple[list[str], str]:
@@ -78,9 +84,12 @@ def _limit(parts: list[str], max_tokens: int | None, finish: str) -> tuple[list[
 def _text_answer(request: ChatRequest, greeting: str) -> Answer:
     text = _cut_at_stop(reply_text(request, greeting), request.stop)
     parts, finish = _limit(pieces(text), request.max_tokens, "stop")
-    return Answer(first={"role": "assistant", "content": ""},
-                  parts=[{"content": part} for part in parts], finish_reason=finish,
-                  message={"role": "assistant", "content": "".join(parts)})
+    return Answer(
+        first={"role": "assistant", "content": ""},
+        parts=[{"content": part} for part in parts],
+        finish_reason=finish,
+        message={"role": "assistant", "content": "".join(parts)},
+    )
 
 
 def _chosen_tool(request: ChatRequest) -> dict[str, Any] | None:
@@ -105,7 +114,8 @@ def _tool_answer(request: ChatRequest, tool: dict[str, Any]) -> Answer:
         first={"role": "assistant", "content": None, "tool_calls": [first]},
         parts=[{"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in parts],
         finish_reason=finish,
-        message={"role": "assistant", "content": None, "tool_calls": [whole]})
+        message={"role": "assistant", "content": None, "tool_calls": [whole]},
+    )
 
 
 def tool_arguments(parameters: object) -> str:
@@ -132,26 +142,36 @@ def usage(request: ChatRequest, replies: list[Answer]) -> dict[str, int]:
     """Token counts: one token per piece, plus one per prompt message."""
     prompt = sum(1 + len(pieces(message_text(m))) for m in request.messages)
     completion = sum(len(answer.parts) for answer in replies)
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def stream_chunks(request: ChatRequest, replies: list[Answer]) -> list[Chunk]:
     """Every chunk of one streamed completion, choices interleaved, usage chunk last."""
-    envelope: Chunk = {"id": new_completion_id(), "object": "chat.completion.chunk",
-                       "created": int(time.time()), "model": request.model}
+    envelope: Chunk = {
+        "id": new_completion_id(),
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": request.model,
+    }
     if request.include_usage:
         envelope["usage"] = None
-    chunks = [{**envelope, "choices": [{"index": index, "delta": delta, "finish_reason": finish}]}
-              for index, delta, finish in _interleave(replies)]
+    chunks = [
+        {**envelope, "choices": [{"index": index, "delta": delta, "finish_reason": finish}]}
+        for index, delta, finish in _interleave(replies)
+    ]
     if request.include_usage:
         chunks.append({**envelope, "choices": [], "usage": usage(request, replies)})
     return chunks
 
 
 def _interleave(replies: list[Answer]) -> Iterator[tuple[int, dict[str, Any], str | None]]:
-    steps = [[(a.first, None), *((p, None) for p in a.parts), ({}, a.finish_reason)]
-             for a in replies]
+    steps = [
+        [(a.first, None), *((p, None) for p in a.parts), ({}, a.finish_reason)] for a in replies
+    ]
     for row in range(max(len(s) for s in steps)):
         for index, choice_steps in enumerate(steps):
             if row < len(choice_steps):
@@ -160,7 +180,15 @@ def _interleave(replies: list[Answer]) -> Iterator[tuple[int, dict[str, Any], st
 
 def completion(request: ChatRequest, replies: list[Answer]) -> dict[str, Any]:
     """The non-streaming `chat.completion` object."""
-    choices = [{"index": index, "message": answer.message, "finish_reason": answer.finish_reason}
-               for index, answer in enumerate(replies)]
-    return {"id": new_completion_id(), "object": "chat.completion", "created": int(time.time()),
-            "model": request.model, "choices": choices, "usage": usage(request, replies)}
+    choices = [
+        {"index": index, "message": answer.message, "finish_reason": answer.finish_reason}
+        for index, answer in enumerate(replies)
+    ]
+    return {
+        "id": new_completion_id(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.model,
+        "choices": choices,
+        "usage": usage(request, replies),
+    }

@@ -13,15 +13,27 @@ ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 MAX_CHOICES = 8
 
 _SURROGATE = re.compile("[\\ud800-\\udfff]")
-_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
-               (list, "array"), (dict, "object"))
+_JSON_TYPES = (
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "number"),
+    (str, "string"),
+    (list, "array"),
+    (dict, "object"),
+)
 
 
 class RequestError(Exception):
     """A request the server refuses; rendered as an error response by the app."""
 
-    def __init__(self, message: str, *, param: str | None = None,
-                 code: str = "invalid_value", status: int = 400) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str = "invalid_value",
+        status: int = 400,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
@@ -101,8 +113,15 @@ def _invalid_type(param: str, expected: str, value: object) -> RequestError:
     return RequestError(message, param=param, code="invalid_type")
 
 
-def _typed(mapping: dict[str, Any], key: str, kinds: tuple[type, ...], expected: str, *,
-           param: str | None = None, nullable: bool = True) -> Any:
+def _typed(
+    mapping: dict[str, Any],
+    key: str,
+    kinds: tuple[type, ...],
+    expected: str,
+    *,
+    param: str | None = None,
+    nullable: bool = True,
+) -> Any:
     """`mapping[key]` if it has one of `kinds` (None when absent, or null and `nullable`)."""
     value = mapping.get(key)
     if key not in mapping or (value is None and nullable):
@@ -127,8 +146,11 @@ def _bounded(body: dict[str, Any], key: str, low: int, high: int | None) -> int 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     if "messages" not in body:
-        raise RequestError("Missing required parameter: 'messages'.", param="messages",
-                           code="missing_required_parameter")
+        raise RequestError(
+            "Missing required parameter: 'messages'.",
+            param="messages",
+            code="missing_required_parameter",
+        )
     messages: list[Any] = _typed(body, "messages", (list,), "an array", nullable=False)
     if not messages:
         raise RequestError("'messages' must contain at least one message.", param="messages")
@@ -145,8 +167,9 @@ def _message(message: object, where: str) -> None:
         raise _invalid_type(f"{where}.role", "a string", role)
     if role not in ROLES:
         allowed = ", ".join(sorted(ROLES))
-        raise RequestError(f"Invalid value for '{where}.role': must be one of {allowed}.",
-                           param=f"{where}.role")
+        raise RequestError(
+            f"Invalid value for '{where}.role': must be one of {allowed}.", param=f"{where}.role"
+        )
     _typed(message, "content", (str, list), "a string, an array or null", param=f"{where}.content")
 
 

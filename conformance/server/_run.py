@@ -32,15 +32,22 @@ def _listen(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family)
 
 
-def _config(app: ASGIApp, grace: float, *, quiet: bool,
-            tls: tuple[str, str] | None = None) -> uvicorn.Config:
+def _config(
+    app: ASGIApp, grace: float, *, quiet: bool, tls: tuple[str, str] | None = None
+) -> uvicorn.Config:
     """uvicorn settings; `quiet` leaves the host process's logging alone (for tests);
     `tls` is (certificate chain file, private key file) to serve HTTPS."""
     certfile, keyfile = tls or (None, None)
     return uvicorn.Config(
-        app, http="h11", loop="asyncio", lifespan="off", access_log=not quiet,
-        ssl_certfile=certfile, ssl_keyfile=keyfile,
-        log_config=None if quiet else LOGGING_CONFIG, log_level="warning" if quiet else "info",
+        app,
+        http="h11",
+        loop="asyncio",
+        lifespan="off",
+        access_log=not quiet,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+        log_config=None if quiet else LOGGING_CONFIG,
+        log_level="warning" if quiet else "info",
         # Annotated int, but uvicorn passes it to asyncio.wait_for, which takes a float.
         timeout_graceful_shutdown=grace,  # type: ignore[arg-type]
     )
@@ -55,8 +62,15 @@ class ServerThread:
     are served by a `HostileServer` that `url(fault=...)` starts on first use.
     """
 
-    def __init__(self, app: ASGIApp | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 grace: float = 0.25, tls: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        grace: float = 0.25,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         self.app = create_app() if app is None else app
         self.host = host
         self.port = port
@@ -98,8 +112,12 @@ class ServerThread:
         self.port = sock.getsockname()[1]
         config = _config(self.app, self.grace, quiet=True, tls=self.tls)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name=f"conformance-server-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name=f"conformance-server-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         self._wait_started(sock)
         return self
@@ -113,8 +131,12 @@ class ServerThread:
                 raise RuntimeError(f"the server did not start on {self.base_url}")
             time.sleep(0.002)
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def stop(self) -> None:
@@ -132,8 +154,14 @@ class ServerThread:
         self._server = self._thread = None
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, *, fault: str | None = None,
-          variation: str | None = None, delay: float = 0.0) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    fault: str | None = None,
+    variation: str | None = None,
+    delay: float = 0.0,
+) -> None:
     """Serve in the foreground until interrupted; print the base URL on stdout when ready."""
     if fault in FAULTS and FAULTS[fault].raw is not None:
         _serve_hostile(host, port, fault)
@@ -162,7 +190,9 @@ async def _announce(server: uvicorn.Server, url: str) -> None:
 
 def _serve_hostile(host: str, port: int, fault: str) -> None:
     """A raw fault in the foreground, until interrupted."""
-    with contextlib.suppress(KeyboardInterrupt), HostileServer(host=host, port=port,
-                                                                fault=fault) as hostile:
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        HostileServer(host=host, port=port, fault=fault) as hostile,
+    ):
         print(hostile.base_url, flush=True)
         threading.Event().wait()

@@ -23,8 +23,11 @@ SPLIT_SIZES = (1, 3, 7, 2, 5, 1, 6, 4)
 MODEL_DATE = "2026-01-15"
 _DATA_SPACE = re.compile(rb"^data: ", re.MULTILINE)
 _PARAM_PART = re.compile(r"[^.\[\]]+")
-_FASTAPI_TYPES = {"missing_required_parameter": "missing", "invalid_json": "json_invalid",
-                  "invalid_type": "type_error"}
+_FASTAPI_TYPES = {
+    "missing_required_parameter": "missing",
+    "invalid_json": "json_invalid",
+    "invalid_type": "type_error",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,20 +47,30 @@ def _comments(events: list[bytes]) -> list[bytes]:
 
 
 def _fields(events: list[bytes]) -> list[bytes]:
-    return [(b"retry: 3000\n" if i == 0 else b"") + b"event: message\nid: %d\n" % (i + 1) + e
-            for i, e in enumerate(events)]
+    return [
+        (b"retry: 3000\n" if i == 0 else b"") + b"event: message\nid: %d\n" % (i + 1) + e
+        for i, e in enumerate(events)
+    ]
 
 
 def _pretty(payloads: list[bytes]) -> list[bytes]:
-    return [p if p == DONE else orjson.dumps(orjson.loads(p), option=orjson.OPT_INDENT_2)
-            for p in payloads]
+    return [
+        p if p == DONE else orjson.dumps(orjson.loads(p), option=orjson.OPT_INDENT_2)
+        for p in payloads
+    ]
 
 
 def _with_extras(chunk: Chunk) -> Chunk:
-    choices = [{**c, "x_vendor": {"shard": 7}, "delta": {**c["delta"], "x_vendor": "alpha"}}
-               for c in chunk["choices"]]
-    return {**chunk, "system_fingerprint": "fp_alphaedge_3", "x_vendor": {"region": "eu"},
-            "choices": choices}
+    choices = [
+        {**c, "x_vendor": {"shard": 7}, "delta": {**c["delta"], "x_vendor": "alpha"}}
+        for c in chunk["choices"]
+    ]
+    return {
+        **chunk,
+        "system_fingerprint": "fp_alphaedge_3",
+        "x_vendor": {"region": "eu"},
+        "choices": choices,
+    }
 
 
 def _is_content(chunk: Chunk) -> bool:
@@ -81,7 +94,7 @@ async def _byte_split(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         start = 0
         while start < len(event):
             size = next(sizes)
-            yield event[start:start + size]
+            yield event[start : start + size]
             start += size
 
 
@@ -95,8 +108,11 @@ async def _gzip(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 def _fastapi_error(error: RequestError) -> Response:
     loc: list[Any] = ["body"]
     loc += [int(p) if p.isdigit() else p for p in _PARAM_PART.findall(error.param or "")]
-    detail = {"loc": loc, "msg": error.message,
-              "type": _FASTAPI_TYPES.get(error.code, "value_error")}
+    detail = {
+        "loc": loc,
+        "msg": error.message,
+        "type": _FASTAPI_TYPES.get(error.code, "value_error"),
+    }
     return json_response({"detail": [detail]}, 422 if error.status == 400 else error.status)
 
 
@@ -104,32 +120,68 @@ _B = Behaviour
 _CRLF = each_event(lambda e: e.replace(b"\n", b"\r\n"))
 _CATALOGUE = (
     Variation("crlf", "Lines end with CRLF.", _B(events=(_CRLF,))),
-    Variation("cr", "Lines end with a bare CR.",
-              _B(events=(each_event(lambda e: e.replace(b"\n", b"\r")),))),
-    Variation("no-space", "`data:{...}` with no space after the colon.",
-              _B(events=(each_event(lambda e: _DATA_SPACE.sub(b"data:", e)),))),
-    Variation("comments", "`: keep-alive` comments before and between events, and a bare `:`.",
-              _B(events=(_comments,))),
-    Variation("bom", "The body starts with one UTF-8 byte order mark.",
-              _B(events=(lambda es: [b"\xef\xbb\xbf" + es[0], *es[1:]],))),
-    Variation("multiline-data", "Each JSON payload is pretty-printed over several data lines.",
-              _B(payloads=(_pretty,))),
-    Variation("fields", "Events carry `event: message`, `id: <n>` and (first) `retry: 3000`.",
-              _B(events=(_fields,))),
-    Variation("byte-split", "The body is written 1-7 bytes at a time with CRLF line endings and "
-              "a non-ASCII reply, splitting UTF-8 characters and CR LF pairs.",
-              _B(greeting="Héllo 👋!", events=(_CRLF,), body=(_byte_split,))),
-    Variation("gzip", "The body is gzip-compressed (Content-Encoding: gzip), flushed per event.",
-              _B(body=(_gzip,), headers=(("Content-Encoding", "gzip"),))),
-    Variation("extra-fields", "Unknown fields on chunks, choices and deltas.",
-              _B(chunks=(lambda chunks: [_with_extras(c) for c in chunks],))),
-    Variation("empty-deltas", "Some chunks mid-stream carry an empty delta `{}`.",
-              _B(chunks=(_empty_deltas,))),
-    Variation("dated-model", f"The model is the requested alias plus `-{MODEL_DATE}`.",
-              _B(chunks=(rewrite("model", lambda model, _: f"{model}-{MODEL_DATE}"),))),
+    Variation(
+        "cr",
+        "Lines end with a bare CR.",
+        _B(events=(each_event(lambda e: e.replace(b"\n", b"\r")),)),
+    ),
+    Variation(
+        "no-space",
+        "`data:{...}` with no space after the colon.",
+        _B(events=(each_event(lambda e: _DATA_SPACE.sub(b"data:", e)),)),
+    ),
+    Variation(
+        "comments",
+        "`: keep-alive` comments before and between events, and a bare `:`.",
+        _B(events=(_comments,)),
+    ),
+    Variation(
+        "bom",
+        "The body starts with one UTF-8 byte order mark.",
+        _B(events=(lambda es: [b"\xef\xbb\xbf" + es[0], *es[1:]],)),
+    ),
+    Variation(
+        "multiline-data",
+        "Each JSON payload is pretty-printed over several data lines.",
+        _B(payloads=(_pretty,)),
+    ),
+    Variation(
+        "fields",
+        "Events carry `event: message`, `id: <n>` and (first) `retry: 3000`.",
+        _B(events=(_fields,)),
+    ),
+    Variation(
+        "byte-split",
+        "The body is written 1-7 bytes at a time with CRLF line endings and "
+        "a non-ASCII reply, splitting UTF-8 characters and CR LF pairs.",
+        _B(greeting="Héllo 👋!", events=(_CRLF,), body=(_byte_split,)),
+    ),
+    Variation(
+        "gzip",
+        "The body is gzip-compressed (Content-Encoding: gzip), flushed per event.",
+        _B(body=(_gzip,), headers=(("Content-Encoding", "gzip"),)),
+    ),
+    Variation(
+        "extra-fields",
+        "Unknown fields on chunks, choices and deltas.",
+        _B(chunks=(lambda chunks: [_with_extras(c) for c in chunks],)),
+    ),
+    Variation(
+        "empty-deltas",
+        "Some chunks mid-stream carry an empty delta `{}`.",
+        _B(chunks=(_empty_deltas,)),
+    ),
+    Variation(
+        "dated-model",
+        f"The model is the requested alias plus `-{MODEL_DATE}`.",
+        _B(chunks=(rewrite("model", lambda model, _: f"{model}-{MODEL_DATE}"),)),
+    ),
     Variation("slow", "0.3 s between events.", _B(delay=0.3)),
-    Variation("error-422", "Client mistakes are answered 422 with a FastAPI-style `detail` list.",
-              _B(render_error=_fastapi_error)),
+    Variation(
+        "error-422",
+        "Client mistakes are answered 422 with a FastAPI-style `detail` list.",
+        _B(render_error=_fastapi_error),
+    ),
 )
 
 VARIATIONS: dict[str, Variation] = {variation.name: variation for variation in _CATALOGUE}

@@ -19,8 +19,9 @@ def json_response(value: object, status: int = 200) -> Response:
     return Response(orjson.dumps(value), status, media_type="application/json")
 
 
-def error_body(message: str, *, param: str | None = None, code: str | None = None,
-               status: int = 400) -> dict[str, object]:
+def error_body(
+    message: str, *, param: str | None = None, code: str | None = None, status: int = 400
+) -> dict[str, object]:
     """An OpenAI-style error object."""
     kind = "server_error" if status >= 500 else "invalid_request_error"
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}

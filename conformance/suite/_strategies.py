@@ -18,8 +18,7 @@ Body = dict[str, Any]
 
 MUTATIONS: dict[str, tuple[str, Callable[[Body], Body]]] = {
     "messages missing": ("request.missing_messages", lambda body: _without(body, "messages")),
-    "messages not an array": ("request.invalid_types",
-                              lambda body: {**body, "messages": "Hello!"}),
+    "messages not an array": ("request.invalid_types", lambda body: {**body, "messages": "Hello!"}),
     "model not a string": ("request.invalid_types", lambda body: {**body, "model": 42}),
     "stream not a boolean": ("request.invalid_types", lambda body: {**body, "stream": "true"}),
 }
@@ -47,8 +46,9 @@ def messages(draw: st.DrawFn) -> list[dict[str, Any]]:
     """A conversation: an optional system/developer message, turns, a final user message."""
     conversation = []
     if draw(st.booleans()):
-        conversation.append({"role": draw(st.sampled_from(_first_roles())),
-                             "content": draw(_text())})
+        conversation.append(
+            {"role": draw(st.sampled_from(_first_roles())), "content": draw(_text())}
+        )
     for role in draw(st.lists(st.sampled_from(CONVERSATION_ROLES), max_size=4)):
         conversation.append({"role": role, "content": draw(_text())})
     conversation.append({"role": "user", "content": draw(_text())})
@@ -65,4 +65,5 @@ def valid_requests(model: str) -> st.SearchStrategy[dict[str, Any]]:
 def broken_requests(model: str) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
     """(mutation name, request) pairs that break one documented field."""
     return st.tuples(st.sampled_from(sorted(MUTATIONS)), valid_requests(model)).map(
-        lambda pair: (pair[0], MUTATIONS[pair[0]][1](pair[1])))
+        lambda pair: (pair[0], MUTATIONS[pair[0]][1](pair[1]))
+    )

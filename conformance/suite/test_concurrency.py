@@ -49,23 +49,33 @@ def _throughput(lives: list[LiveResult], seconds: float) -> dict[str, Any]:
     events = sum(result.events for result in results)
     size = sum(result.body_bytes for result in results)
     firsts = sorted(live.timing.first_byte for live in lives if live.timing.first_byte)
-    return {"streams": len(lives), "seconds": round(seconds, 4),
-            "streams_per_s": round(len(lives) / seconds, 2),
-            "events_per_s": round(events / seconds, 1), "bytes_per_s": round(size / seconds),
-            "first_byte_max_s": round(firsts[-1], 4) if firsts else None}
+    return {
+        "streams": len(lives),
+        "seconds": round(seconds, 4),
+        "streams_per_s": round(len(lives) / seconds, 2),
+        "events_per_s": round(events / seconds, 1),
+        "bytes_per_s": round(size / seconds),
+        "first_byte_max_s": round(firsts[-1], 4) if firsts else None,
+    }
 
 
 def _distinct_ids(lives: list[LiveResult]) -> list[Violation]:
     rule = REGISTRY["stream.id_unique"]
     assert rule.check is not None
-    ids = [live.result.completion_id for live in lives
-           if live.result is not None and live.result.completion_id]
-    return [Violation(rule.id, Level.MUST, p.message, p.expected, p.received, json_path=p.json_path)
-            for p in rule.check(ids)]
+    ids = [
+        live.result.completion_id
+        for live in lives
+        if live.result is not None and live.result.completion_id
+    ]
+    return [
+        Violation(rule.id, Level.MUST, p.message, p.expected, p.received, json_path=p.json_path)
+        for p in rule.check(ids)
+    ]
 
 
 def test_concurrent_streams_are_conformant_with_distinct_ids(
-        request: pytest.FixtureRequest, conformance_settings: Settings) -> None:
+    request: pytest.FixtureRequest, conformance_settings: Settings
+) -> None:
     """`--concurrency` streams at once: every one conformant, no two sharing an id."""
     target = conformance_settings.target
     if target is None:

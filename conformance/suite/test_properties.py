@@ -22,18 +22,23 @@ def _settings(conformance_settings: Settings) -> settings:
     phases = [Phase.explicit, Phase.reuse, Phase.generate]
     if conformance_settings.shrink:
         phases.append(Phase.shrink)
-    return settings(max_examples=conformance_settings.property_examples, deadline=None,
-                    database=None, suppress_health_check=list(HealthCheck), print_blob=False,
-                    phases=phases)
+    return settings(
+        max_examples=conformance_settings.property_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+        phases=phases,
+    )
 
 
 def _failing(violations: list[Violation], strict: bool) -> list[Violation]:
     return [v for v in violations if strict or v.level is Level.MUST]
 
 
-def test_valid_requests_stream_conformantly(request: pytest.FixtureRequest,
-                                            conformance_client: Client,
-                                            conformance_settings: Settings) -> None:
+def test_valid_requests_stream_conformantly(
+    request: pytest.FixtureRequest, conformance_client: Client, conformance_settings: Settings
+) -> None:
     """Every valid request drawn from schemas/request.json gets a conformant stream,
     and no two of the completions share an id."""
     warnings: list[tuple[Violation, LiveResult]] = []
@@ -58,14 +63,16 @@ def test_valid_requests_stream_conformantly(request: pytest.FixtureRequest,
     streams_conformantly()
     check = REGISTRY["stream.id_unique"].check
     assert check is not None
-    outcome.violations += [Violation("stream.id_unique", Level.MUST, p.message, p.expected,
-                                     p.received) for p in check(ids)]
+    outcome.violations += [
+        Violation("stream.id_unique", Level.MUST, p.message, p.expected, p.received)
+        for p in check(ids)
+    ]
     _judge(request.node, warnings, outcome)
 
 
-def test_broken_required_field_is_rejected(request: pytest.FixtureRequest,
-                                           conformance_client: Client,
-                                           conformance_settings: Settings) -> None:
+def test_broken_required_field_is_rejected(
+    request: pytest.FixtureRequest, conformance_client: Client, conformance_settings: Settings
+) -> None:
     """Breaking one documented field gets a 4xx with a JSON body, never a 5xx."""
     warnings: list[tuple[Violation, LiveResult]] = []
     outcome = CaseOutcome([], [])
@@ -82,8 +89,10 @@ def test_broken_required_field_is_rejected(request: pytest.FixtureRequest,
         for rule_id in rule_ids:
             rule = REGISTRY[rule_id]
             assert rule.check is not None
-            violations += [Violation(rule_id, rule.level, f"{name}: {p.message}", p.expected,
-                                     p.received) for p in rule.check(live.exchange, live.body)]
+            violations += [
+                Violation(rule_id, rule.level, f"{name}: {p.message}", p.expected, p.received)
+                for p in rule.check(live.exchange, live.body)
+            ]
         failing = _failing(violations, conformance_settings.strict)
         warnings.extend((v, live) for v in violations if v not in failing)
         if failing:
@@ -100,12 +109,18 @@ def _dedupe(warnings: list[tuple[Violation, LiveResult]]) -> list[tuple[Violatio
     return list(seen.values())
 
 
-def _judge(node: pytest.Item, warnings: list[tuple[Violation, LiveResult]],
-           outcome: CaseOutcome) -> None:
+def _judge(
+    node: pytest.Item, warnings: list[tuple[Violation, LiveResult]], outcome: CaseOutcome
+) -> None:
     """Judge the warnings request by request (each with its curl line), then the rest."""
     sources = list({id(live): live for _, live in warnings}.values())
     for live in sources:
-        judge(node, [v for v, source in warnings if source is live], live.curl,
-              outcome.applied, [live])
+        judge(
+            node,
+            [v for v, source in warnings if source is live],
+            live.curl,
+            outcome.applied,
+            [live],
+        )
     others = [live for live in outcome.exchanges if all(live is not s for s in sources)]
     judge(node, outcome.violations, "", outcome.applied, others)

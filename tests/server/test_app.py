@@ -39,22 +39,35 @@ HELLO = {"role": "user", "content": "Hello!"}
 BODY: dict[str, Any] = {"model": DEFAULT_MODEL, "messages": [HELLO], "stream": True}
 REPLY = "Hello! You said: Hello!."
 CHAT = "/v1/chat/completions"
-WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
-    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
 APP = create_app()
 
 
 # --- helpers ------------------------------------------------------------------------------
 
-def call(path: str = CHAT, body: object = BODY, *, app: Any = APP,
-         method: str = "POST") -> httpx.Response:
+
+def call(
+    path: str = CHAT, body: object = BODY, *, app: Any = APP, method: str = "POST"
+) -> httpx.Response:
     """One request to `app` in-process; `body` is sent as JSON unless it is bytes."""
+
     async def run() -> httpx.Response:
         transport = httpx.ASGITransport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             if isinstance(body, bytes):
                 return await client.request(method, path, content=body)
             return await client.request(method, path, json=body if method == "POST" else None)
+
     return asyncio.run(run())
 
 
@@ -72,10 +85,20 @@ def asgi_call(path: str, body: object = BODY) -> tuple[dict[str, str], list[byte
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
-             "http_version": "1.1", "method": "POST", "scheme": "http", "path": path,
-             "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": [],
-             "client": ("127.0.0.1", 1), "server": ("test", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [],
+        "client": ("127.0.0.1", 1),
+        "server": ("test", 80),
+    }
     asyncio.run(APP(scope, receive, send))
     headers = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
     return headers, [m["body"] for m in sent[1:] if m["body"]]
@@ -102,8 +125,11 @@ def chunks(body: bytes) -> list[dict[str, Any]]:
 
 
 def content(stream: list[dict[str, Any]], index: int = 0) -> str:
-    return "".join(c["choices"][0]["delta"].get("content") or "" for c in stream
-                   if c["choices"] and c["choices"][0]["index"] == index)
+    return "".join(
+        c["choices"][0]["delta"].get("content") or ""
+        for c in stream
+        if c["choices"] and c["choices"][0]["index"] == index
+    )
 
 
 def fault(name: str, body: object = BODY) -> httpx.Response:
@@ -133,10 +159,20 @@ def assert_clean_sse(response: httpx.Response) -> list[dict[str, Any]]:
 
 # --- the clean stream --------------------------------------------------------------------
 
+
 def test_public_names_are_pinned() -> None:
     assert server_package.__all__ == [
-        "DEFAULT_MODEL", "FAULTS", "MODELS", "VARIATIONS", "Fault", "HostileServer",
-        "ServerThread", "Variation", "create_app", "serve"]
+        "DEFAULT_MODEL",
+        "FAULTS",
+        "MODELS",
+        "VARIATIONS",
+        "Fault",
+        "HostileServer",
+        "ServerThread",
+        "Variation",
+        "create_app",
+        "serve",
+    ]
 
 
 def test_clean_stream_has_the_documented_shape() -> None:
@@ -167,8 +203,9 @@ def test_model_and_stream_default_as_documented() -> None:
 
 
 def test_requested_model_is_echoed_and_unknown_fields_ignored() -> None:
-    stream = assert_clean_sse(call(body={**BODY, "model": MODELS[1], "temperature": 0.2,
-                                         "x_custom": {"a": 1}}))
+    stream = assert_clean_sse(
+        call(body={**BODY, "model": MODELS[1], "temperature": 0.2, "x_custom": {"a": 1}})
+    )
     assert {c["model"] for c in stream} == {MODELS[1]}
 
 
@@ -208,8 +245,9 @@ def test_tools_get_a_streamed_tool_call() -> None:
     opening = stream[0]["choices"][0]["delta"]["tool_calls"][0]
     assert opening["function"] == {"name": "get_weather", "arguments": ""}
     assert re.fullmatch("call_[0-9a-f]+", opening["id"]) and opening["type"] == "function"
-    fragments = [c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
-                 for c in stream[1:-1]]
+    fragments = [
+        c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"] for c in stream[1:-1]
+    ]
     assert json.loads("".join(fragments)) == {"city": "Paris"}
     assert stream[-1]["choices"][0]["finish_reason"] == "tool_calls"
 
@@ -304,12 +342,15 @@ def test_optional_parameters_may_be_null() -> None:
     assert_clean_sse(call(body={**BODY, **nulls}))
 
 
-@pytest.mark.parametrize(("method", "path", "status"), [
-    ("GET", "/nowhere", 404),
-    ("GET", CHAT, 405),
-    ("POST", f"/fault/no-such-fault{CHAT}", 404),
-    ("GET", "/variation/no-such-variation/v1/models", 404),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/nowhere", 404),
+        ("GET", CHAT, 405),
+        ("POST", f"/fault/no-such-fault{CHAT}", 404),
+        ("GET", "/variation/no-such-variation/v1/models", 404),
+    ],
+)
 def test_routing_errors_are_json(method: str, path: str, status: int) -> None:
     assert_json_error(call(path, method=method), status)
 
@@ -322,6 +363,7 @@ def test_unknown_names_are_refused_when_creating_the_app() -> None:
 
 
 # --- the catalogues ----------------------------------------------------------------------
+
 
 def test_catalogues_are_well_formed() -> None:
     protocol = [f for f in FAULTS.values() if not f.hostile]  # hostile: tests/test_hostile.py
@@ -350,6 +392,7 @@ def checks(*names: str) -> Callable[[FaultCheck], FaultCheck]:
     def register(check: FaultCheck) -> FaultCheck:
         FAULT_CHECKS.update(dict.fromkeys(names, check))
         return check
+
     return register
 
 
@@ -413,8 +456,12 @@ def _data_after_done(name: str) -> None:
 
 @checks("empty-id", "wrong-object", "created-string", "empty-model")
 def _constant_envelope(name: str) -> None:
-    key, value = {"empty-id": ("id", ""), "wrong-object": ("object", "chat.completion"),
-                  "empty-model": ("model", ""), "created-string": ("created", None)}[name]
+    key, value = {
+        "empty-id": ("id", ""),
+        "wrong-object": ("object", "chat.completion"),
+        "empty-model": ("model", ""),
+        "created-string": ("created", None),
+    }[name]
     values = set(each(name, key))
     if value is None:
         [created] = values
@@ -587,6 +634,7 @@ def signature(name: str) -> Callable[[VariationCheck], VariationCheck]:
     def register(check: VariationCheck) -> VariationCheck:
         VARIATION_CHECKS[name] = check
         return check
+
     return register
 
 
@@ -696,6 +744,7 @@ def test_variation_shows_its_signature_and_stays_valid(name: str) -> None:
 
 # --- on a real socket --------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def live() -> Any:
     with ServerThread() as running:
@@ -722,8 +771,10 @@ def test_live_stream_matches_in_process_stream(live: ServerThread) -> None:
 def test_reset_drops_the_connection_after_two_events(live: ServerThread) -> None:
     received = b""
     url = f"{live.url(fault='reset-mid-stream')}/chat/completions"
-    with (pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"),
-          httpx.stream("POST", url, json=BODY) as response):
+    with (
+        pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"),
+        httpx.stream("POST", url, json=BODY) as response,
+    ):
         for piece in response.iter_raw():
             received += piece
     assert len(events(received)) == 2 and received.endswith(b"\n\n")
@@ -767,8 +818,13 @@ def test_serve_prints_the_base_url_and_stops_on_interrupt() -> None:
     root = Path(__file__).resolve().parents[2]
     code = "from conformance.server import serve; serve(port=0)"
     env = {**os.environ, "PYTHONPATH": str(root)}
-    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, env=env, text=True) as process:
+    with subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    ) as process:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1", url)
