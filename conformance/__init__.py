@@ -12,11 +12,12 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "REGISTRY": "conformance._registry",
+    "REGISTRY": "conformance.rules",
     "Rule": "conformance._registry",
     "Level": "conformance._model",
     "Limits": "conformance._model",
-    "Violation": "conformance._model",
+    "Finding": "conformance._model",
+    "Policy": "conformance._model",
     "Event": "conformance._model",
     "Observation": "conformance._model",
     "SSEParser": "conformance._sse",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,16 +9,15 @@ from typing import Any
 import orjson
 import yaml
 
-from conformance._check import StreamResult, error_message
 from conformance._client import Client, LiveResult
-from conformance._model import Violation
-from conformance._profiles import load_profile
-from conformance._registry import REGISTRY, Problem
+from conformance._dispatch import Context, Dispatcher
+from conformance._model import Expectation, Mistake
+from conformance._outcome import Outcome
+from conformance._profiles import Profile, load_profile
 from conformance._schemas import SchemaChecker, resource_dir
+from conformance.rules.framing import error_message
 
-STREAM = "stream"
 MODEL_PLACEHOLDER = "$model"
-_STREAM_SCOPES = ("response", "framing", "schema", "chunk", "end", "transport")
 
 
 class CaseFileError(ValueError):
@@ -36,22 +34,12 @@ class Case:
     spec: str
     request: dict[str, Any]
     status: str
-    rules: tuple[str, ...]
-    http_rule: str | None = None
+    mistake: Mistake | None = None  # 4xx: the client mistake the request makes
+    accepts: str | None = None  # 200: the acceptance rule that judges the answer's head
+    outcome_rule: str | None = None  # 200: the outcome rule that judges the completion
+    expect: Expectation = field(default_factory=Expectation)
     repeat: int = 1
-    profiles: tuple[str, ...] = ()
     feature: str | None = None  # the optional request feature the case exercises
-    outcome: dict[str, Any] = field(default_factory=dict)  # expect.outcome (see case.json)
-
-
-@dataclass(slots=True)
-class CaseOutcome:
-    """What running a case showed."""
-
-    exchanges: list[LiveResult]
-    violations: list[Violation]
-    applied: set[str] = field(default_factory=set)
-    unsupported: str | None = None  # the target cleanly refused an optional feature
 
 
 def case_files() -> list[Path]:
@@ -73,6 +61,8 @@ def load_cases(path: Path) -> list[Case]:
 
 def _case(file: str, group: dict[str, Any], test: dict[str, Any]) -> Case:
     expect = test["expect"]
+    outcome = expect.get("outcome", {})
+    mistake = expect.get("mistake")
     return Case(
         file,
         group["description"],
@@ -80,22 +70,18 @@ def _case(file: str, group: dict[str, Any], test: dict[str, Any]) -> Case:
         test.get("spec", group.get("spec", "")),
         test["request"],
         expect["status"],
-        tuple(expect["rules"]),
-        expect.get("http_rule"),
+        Mistake(mistake) if mistake else None,
+        expect.get("accepts"),
+        outcome.get("rule"),
+        Expectation(outcome.get("finish_reason"), outcome.get("excludes")),
         test.get("repeat", 1),
-        tuple(group.get("profiles", ())),
         test.get("feature"),
-        dict(expect.get("outcome", {})),
     )
 
 
-def referenced_rules(case: Case) -> Iterator[str]:
-    """Every rule id a case names explicitly (not the `stream` shorthand)."""
-    yield from (r for r in case.rules if r != STREAM)
-    if case.http_rule:
-        yield case.http_rule
-    if case.outcome:
-        yield case.outcome["rule"]
+def referenced_rules(case: Case) -> list[str]:
+    """Every rule id a case names explicitly."""
+    return [rule_id for rule_id in (case.accepts, case.outcome_rule) if rule_id]
 
 
 def request_body(case: Case, model: str) -> dict[str, Any] | bytes:
@@ -115,39 +101,53 @@ def _fill(value: Any, model: str) -> Any:
     return value
 
 
-def run_case(case: Case, client: Client) -> CaseOutcome:
-    """Send the case's request(s) and judge the answers by the case's rules."""
+def run_case(case: Case, client: Client) -> Outcome:
+    """Send the case's request(s) and judge the answers."""
     request = request_body(case, client.target.model)
-    if case.status == "4xx":
-        return _run_rejection(case, client, request)
+    if case.mistake is not None:
+        return Outcome([client.reject(request, case.mistake)])
     return _run_stream(case, client, request)
 
 
-def _run_stream(case: Case, client: Client, request: dict[str, Any] | bytes) -> CaseOutcome:
-    outcome = CaseOutcome([], [])
+def _run_stream(case: Case, client: Client, request: dict[str, Any] | bytes) -> Outcome:
+    profile = load_profile(client.target.profile)
+    outcome = Outcome()
     for _ in range(case.repeat):
-        live = client.stream(request, http_rule=case.http_rule, keep_text=bool(case.outcome))
-        result = live.result
-        assert result is not None
-        outcome.exchanges.append(live)
-        outcome.unsupported = unsupported(case, live, client.target.profile)
+        live = client.stream(request, accepts=case.accepts, keep_text=bool(case.outcome_rule))
+        outcome.add(live)
+        outcome.unsupported = unsupported(case, live, profile)
         if outcome.unsupported:
             return outcome
-        judge_outcome(case, result, outcome)
-        outcome.violations += [v for v in result.violations if _selected(case, v.rule_id)]
-        outcome.applied |= {r for r in result.applied if _selected(case, r)}
-    if "stream.id_unique" in case.rules:
-        _check_ids(outcome, [live.result for live in outcome.exchanges])
+        if case.outcome_rule:
+            _judge_outcome(case, live, profile)
+    ids = [live.result.completion_id for live in outcome.exchanges if live.result]
+    judge_session(outcome, [i for i in ids if i], profile)
     return outcome
 
 
-def unsupported(case: Case, live: LiveResult, profile: str) -> str | None:
+def judge_session(outcome: Outcome, ids: list[str], profile: Profile) -> None:
+    """Judge the completions of one test together (the session rules)."""
+    dispatch = Dispatcher(profile, Context(live=True, request=True))
+    dispatch.session(ids)
+    outcome.take(dispatch)
+
+
+def _judge_outcome(case: Case, live: LiveResult, profile: Profile) -> None:
+    result = live.result
+    if result is None or result.state is None or not case.outcome_rule:
+        return
+    dispatch = Dispatcher(profile, Context(live=True, request=True))
+    dispatch.outcome(case.outcome_rule, result.state, case.expect)
+    live.take(dispatch)
+
+
+def unsupported(case: Case, live: LiveResult, profile: Profile) -> str | None:
     """Why the case is skipped: the target answered an optional feature with a clean 4xx
     (a JSON error body), and the profile does not require the feature."""
     status = live.exchange.status
     if case.feature is None or status is None or not 400 <= status < 500:
         return None
-    if load_profile(profile).requires(case.feature):
+    if profile.requires(case.feature):
         return None
     try:
         body = orjson.loads(live.body)
@@ -155,79 +155,3 @@ def unsupported(case: Case, live: LiveResult, profile: str) -> str | None:
         return None
     message = error_message(body) if isinstance(body, dict) else str(body)
     return f"not supported: {case.feature} (HTTP {status}: {message[:200]})"
-
-
-def judge_outcome(case: Case, result: StreamResult, outcome: CaseOutcome) -> None:
-    """Judge `expect.outcome`: each choice's finish_reason, and text it must not contain."""
-    if not case.outcome:
-        return
-    rule_id = case.outcome["rule"]
-    outcome.applied.add(rule_id)
-    for problem in _outcome_problems(case.outcome, result):
-        outcome.violations.append(_violation(rule_id, problem))
-
-
-def _outcome_problems(expect: dict[str, Any], result: StreamResult) -> list[Problem]:
-    wanted, excluded = expect.get("finish_reason"), expect.get("excludes")
-    problems = []
-    for index, reason in (result.finish_reasons or {0: None}).items():
-        if wanted and reason != wanted:
-            problems.append(
-                Problem(
-                    f"choice {index} ended with finish_reason {reason!r}",
-                    expected=repr(wanted),
-                    received=repr(reason),
-                    json_path=f"$.choices[{index}].finish_reason",
-                )
-            )
-        text = result.texts.get(index, "")
-        if excluded and excluded in text:
-            problems.append(
-                Problem(
-                    f"choice {index}'s text contains {excluded!r}",
-                    expected=f"text without {excluded!r}",
-                    received=repr(text[:120]),
-                    json_path="$.choices[*].delta",
-                )
-            )
-    return problems
-
-
-def _selected(case: Case, rule_id: str) -> bool:
-    if rule_id in case.rules or rule_id == case.http_rule:
-        return True
-    return STREAM in case.rules and REGISTRY[rule_id].scope in _STREAM_SCOPES
-
-
-def _check_ids(outcome: CaseOutcome, results: list[StreamResult | None]) -> None:
-    rule = REGISTRY["stream.id_unique"]
-    outcome.applied.add(rule.id)
-    ids = [r.completion_id for r in results if r is not None and r.completion_id]
-    assert rule.check is not None
-    for problem in rule.check(ids):
-        outcome.violations.append(_violation(rule.id, problem))
-
-
-def _run_rejection(case: Case, client: Client, request: dict[str, Any] | bytes) -> CaseOutcome:
-    live = client.send(request)
-    outcome = CaseOutcome([live], [], set(case.rules))
-    for rule_id in case.rules:
-        check = REGISTRY[rule_id].check
-        assert check is not None, f"{rule_id} has no check function"
-        for problem in check(live.exchange, live.body):
-            outcome.violations.append(_violation(rule_id, problem))
-    return outcome
-
-
-def _violation(rule_id: str, problem: Problem) -> Violation:
-    rule = REGISTRY[rule_id]
-    return Violation(
-        rule_id,
-        rule.level,
-        problem.message,
-        problem.expected,
-        problem.received,
-        problem.event_index,
-        problem.offset,
-        problem.json_path,
-    )

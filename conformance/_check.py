@@ -1,57 +1,60 @@
-"""The stream checker: bytes in, located violations out, rule by rule, as the bytes arrive.
+"""The stream checker: bytes in, located findings out, rule by rule, as the bytes arrive.
 
 No I/O happens here: the live client, the offline checker and the benchmarks all feed
-bytes into a `StreamChecker` and read a `StreamResult` at the end.
+bytes into a `StreamChecker` and read a `StreamResult` at the end. Which rule judges what is
+the dispatcher's business (`conformance._dispatch`); the checker parses, decodes, keeps the
+stream's state and the evidence (the bytes of each event as it is parsed, the body's first
+and last bytes), and says when a stream stopped early.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-import conformance.rules  # noqa: F401  (registers every rule)
+from conformance._dispatch import Context, Dispatcher
 from conformance._model import (
+    DEFAULT_PROFILE,
+    EVENT_BYTES_LIMIT,
+    Ending,
+    EndingKind,
     Event,
     Exchange,
-    Level,
+    Finding,
     Limits,
     Observation,
     ObservationKind,
-    Violation,
-    excerpt,
 )
-from conformance._registry import REGISTRY, Problem, Rule
-from conformance._schemas import SchemaChecker
+from conformance._profiles import Profile, load_profile
+from conformance._registry import NOT_JSON, Scope
+from conformance._schemas import checker as schema_checker
 from conformance._sse import SSEParser
 from conformance._state import DONE, StreamState
-from conformance.rules.http import EVENT_STREAM, media_type
-
-MAX_PER_RULE = 20
-"""Violations kept per rule and stream; the rest are only counted."""
+from conformance.rules.http import is_stream
 
 TRANSCRIPT_LIMIT = 64 * 1024
+"""Bytes of a body kept from its start (the report's transcript)."""
+TAIL_LIMIT = 1024
+"""Bytes of a body kept from its end (what a stream ended with)."""
 
-_OBSERVATION_RULES = {
-    ObservationKind.INVALID_UTF8: "sse.utf8",
-    ObservationKind.LINE_TOO_LONG: "transport.within_limits",
-    ObservationKind.EVENT_TOO_LARGE: "transport.within_limits",
+_LIMIT_OBSERVATIONS = {
+    ObservationKind.LINE_TOO_LONG: EndingKind.LINE_LIMIT,
+    ObservationKind.EVENT_TOO_LARGE: EndingKind.LINE_LIMIT,
 }
-
-_STREAM_SCOPES = ("framing", "schema", "chunk", "end")
 
 
 @dataclass(slots=True)
 class StreamResult:
-    """Everything one stream showed: violations, which rules were judged, and counts."""
+    """Everything one stream showed: findings, what each rule judged, and the evidence."""
 
-    violations: list[Violation]
-    counts: dict[str, int]
-    applied: set[str]
+    findings: list[Finding]
+    found: dict[str, int]  # findings per rule, including those not kept
+    judged: dict[str, int]  # things each rule judged
+    unjudged: dict[str, str]  # rules of the profile that judged nothing, with why
     events: int = 0
     chunks: int = 0
     body_bytes: int = 0
@@ -60,115 +63,153 @@ class StreamResult:
     line_endings: dict[str, int] = field(default_factory=dict)
     texts: dict[int, str] = field(default_factory=dict)
     transcript: bytes = b""
-    stopped: str | None = None
+    tail: bytes = b""
+    ending: Ending | None = None
+    aborted: list[str] = field(default_factory=list)  # why the server gave the completion up
     finish_reasons: dict[int, str | None] = field(default_factory=dict)
-
-    def at_level(self, level: Level) -> list[Violation]:
-        """The violations of one requirement level."""
-        return [v for v in self.violations if v.level is level]
-
-    def failures(self, *, strict: bool = False) -> list[Violation]:
-        """The violations that fail a test: MUST, plus SHOULD under --strict."""
-        return self.violations if strict else self.at_level(Level.MUST)
+    first_content_event: int | None = None
+    state: StreamState | None = field(default=None, repr=False)
 
 
 class StreamChecker:
-    """Judges one streamed response; feed it bytes as they arrive, then call `finish`."""
+    """Judges one streamed response; feed it bytes as they arrive, then call `finish`.
+
+    `head` and `transport` say what the input can show (a raw recorded body shows neither
+    the status line nor whether the connection completed): rules that need what is not
+    there judge nothing and are reported as not judged, with why.
+    """
 
     def __init__(
         self,
         *,
-        profile: str = "alphaedge",
+        profile: Profile | str = DEFAULT_PROFILE,
         limits: Limits | None = None,
         live: bool = False,
         requested_n: int | None = None,
         keep_text: bool = False,
-        chunk_schema: str = "chunk",
-        exclude: frozenset[str] = frozenset(),
         request: Mapping[str, Any] | None = None,
+        head: bool = True,
+        transport: bool = True,
     ) -> None:
         self.limits = limits or Limits()
-        self.profile = profile
-        self.exclude = exclude  # rule ids the profile leaves out (see conformance._profiles)
+        self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         self.parser = SSEParser(max_line=self.limits.max_line, max_event=self.limits.max_event)
         self.state = StreamState(live=live, requested_n=requested_n, keep_text=keep_text)
         if request is not None:
             know_request(self.state, request)
-        self.violations: list[Violation] = []
-        self.counts: Counter[str] = Counter()
-        self.applied: set[str] = set()
-        self.stopped: str | None = None
-        self._schema = SchemaChecker(chunk_schema)
+        context = Context(live, request is not None, head, transport)
+        self.dispatch = Dispatcher(self.profile, context, evidence=self._event_bytes)
+        self.ending: Ending | None = None
+        self._schema = schema_checker(self.profile.chunk_schema)
         self._compiled_is_valid = self._schema.compiled_is_valid
-        self._chunk_rules = [(r, r.check) for r in self._rules("chunk")]
+        self._chunk_rules = [(r, r.check) for r in self.dispatch.rules(Scope.CHUNK)]
+        self._event_rules = [(r, r.check) for r in self.dispatch.rules(Scope.EVENT)]
+        self._object_rules = [(r, c) for r, c in self._event_rules if r.objects]
+        self._payloads = 0
         self._seen_observations = 0
         self._transcript = bytearray()
+        self._tail = b""
+        self._block = b""  # the bytes of the latest feed
+        self._block_start = 0  # their offset in the body
+        self._held: tuple[int, bytes] | None = None  # the start of an event still open
         self._parse_body = True
         self.fed: list[Event] = []  # the events of the latest `feed`
 
-    def _rules(self, scope: str) -> list[Rule]:
-        state = self.state
-        return [
-            r
-            for r in REGISTRY.by_scope(scope, self.profile)
-            if (state.live or not r.live_only)
-            and r.id not in self.exclude
-            and (state.request_known or not r.needs_request)
-        ]
-
     # -- HTTP layer ---------------------------------------------------------------------
 
-    def check_response(self, exchange: Exchange, *, http_rule: str | None = None) -> bool:
+    def check_response(self, exchange: Exchange, *, accepts: str | None = None) -> bool:
         """Judge status and headers; returns whether the body is to be read as a stream.
 
-        `http_rule` reports HTTP-layer problems under another rule (a YAML case that
-        checks a documented default judges the answer by that default's rule).
+        `accepts` names the acceptance rule of a case that sends a valid variation of a
+        request: its answer is judged by that rule instead of the response rules.
         """
-        before = len(self.violations)
-        for rule in self._rules("response"):
-            self.applied.add(rule.id)
-            for problem in rule.check(exchange) if rule.check else ():
-                self.report(REGISTRY[http_rule] if http_rule else rule, problem)
-        if http_rule:
-            self.applied.add(http_rule)
-        ok = exchange.status == 200 and media_type(exchange.header("content-type")) == EVENT_STREAM
+        before = len(self.dispatch.findings)
+        self.dispatch.response(exchange, accepts=accepts)
+        ok = is_stream(exchange)
         self._parse_body = ok
-        return ok or len(self.violations) == before
+        return ok or len(self.dispatch.findings) == before
 
     # -- body ---------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> bool:
         """Check the next bytes of the body; returns False once a limit says stop reading."""
-        if self.stopped or not self._parse_body:
+        if self.ending or not self._parse_body:
             return False
-        if len(self._transcript) < TRANSCRIPT_LIMIT:
-            self._transcript += data[: TRANSCRIPT_LIMIT - len(self._transcript)]
+        self._keep(data)
         self.fed = self.parser.feed(data)  # kept for the live client's arrival times
         for event in self.fed:
             self._on_event(event)
         if len(self.parser.observations) != self._seen_observations:
             self._on_observations()
+        self._hold_open_event()
         return self._within_limits()
 
+    def _keep(self, data: bytes) -> None:
+        if len(self._transcript) < TRANSCRIPT_LIMIT:
+            self._transcript += data[: TRANSCRIPT_LIMIT - len(self._transcript)]
+        tail = data if len(data) >= TAIL_LIMIT else self._tail + data
+        self._tail = tail[-TAIL_LIMIT:]
+        self._block_start = self.parser.bytes_seen
+        self._block = data
+
+    def _hold_open_event(self) -> None:
+        """Keep the first bytes of an event still open at the end of this block: if it is
+        reported once it ends, its bytes as they arrived are still at hand."""
+        start = self.parser.pending_start
+        if start is None:
+            self._held = None
+        elif start >= self._block_start:
+            cut = start - self._block_start
+            self._held = (start, self._block[cut : cut + EVENT_BYTES_LIMIT])
+        elif self._held is not None and self._held[0] == start:
+            held = self._held[1]
+            if len(held) < EVENT_BYTES_LIMIT:
+                self._held = (start, held + self._block[: EVENT_BYTES_LIMIT - len(held)])
+
+    def _event_bytes(self, event: Event) -> bytes:
+        """The bytes of `event` as they arrived (at most EVENT_BYTES_LIMIT)."""
+        end = min(event.end, event.offset + EVENT_BYTES_LIMIT)
+        if event.offset >= self._block_start:
+            return self._block[event.offset - self._block_start : end - self._block_start]
+        if self._held is not None and self._held[0] == event.offset:
+            held = self._held[1]
+            return (held + self._block[: max(0, end - event.offset - len(held))])[
+                : end - event.offset
+            ]
+        return b""
+
     def _within_limits(self) -> bool:
-        if self.stopped:
+        if self.ending:
             return False
         limits = self.limits
         if self.parser.bytes_seen > limits.max_bytes:
-            self.stop(f"the body exceeded the byte limit ({limits.max_bytes:,} bytes)")
+            self.stop(
+                Ending(
+                    EndingKind.BYTE_LIMIT,
+                    f"the body exceeded the byte limit ({limits.max_bytes:,} bytes)",
+                )
+            )
         elif self.state.events >= limits.max_events:
-            self.stop(f"the stream exceeded the event limit ({limits.max_events:,} events)")
-        return self.stopped is None
+            self.stop(
+                Ending(
+                    EndingKind.EVENT_LIMIT,
+                    f"the stream exceeded the event limit ({limits.max_events:,} events)",
+                )
+            )
+        return self.ending is None
 
-    def stop(self, reason: str, rule_id: str = "transport.within_limits") -> None:
+    def stop(self, ending: Ending) -> None:
         """Stop judging the stream: a limit was reached or the transport failed."""
-        if self.stopped:
+        if self.ending:
             return
-        self.stopped = reason
-        self.report(
-            REGISTRY[rule_id],
-            Problem(reason, offset=self.parser.bytes_seen, event_index=self.state.events or None),
+        events = self.state.events
+        self.ending = Ending(
+            ending.kind,
+            ending.reason,
+            self.parser.bytes_seen if ending.offset is None else ending.offset,
+            events - 1 if ending.event_index is None and events else ending.event_index,
         )
+        self.dispatch.transport(self.ending)
 
     def _on_event(self, event: Event) -> None:
         state = self.state
@@ -181,16 +222,24 @@ class StreamChecker:
             state.done_event = event.index
             state.done_offset = event.offset
             return
+        self._payloads += 1
         try:  # orjson inline: the per-event hot path (see benchmarks/bench_checker.py)
-            chunk = orjson.loads(data)
+            payload = orjson.loads(data)
         except orjson.JSONDecodeError:
-            chunk = _decode(data)
-        if type(chunk) is not dict:
-            self._not_a_chunk(event, chunk)
-        elif event.type == "error" or chunk.get("error") is not None:
-            self._error_event(event, chunk)
-        else:
-            self._on_chunk(event, chunk)
+            payload = _decode(data)
+        rules = self._object_rules if type(payload) is dict else self._event_rules
+        for _, check in rules:  # the dispatcher's `event`, inline: the hot path
+            problem = check(event, payload)
+            if problem is not None:
+                self._claimed(event, payload)
+                return
+        self._on_chunk(event, payload)
+
+    def _claimed(self, event: Event, payload: object) -> None:
+        """An event rule claimed the payload: it is not a chunk (maybe the end of it all)."""
+        claimed = self.dispatch.event(event, payload)
+        if claimed is not None and claimed[0].aborts:
+            self.state.aborted.append((event.index, claimed[1].message))
 
     def _on_chunk(self, event: Event, chunk: dict[str, Any]) -> None:
         try:  # the compiled validator directly: the per-chunk hot path
@@ -198,111 +247,50 @@ class StreamChecker:
         except (ValueError, TypeError, OverflowError):
             valid = self._schema.is_valid(chunk)
         if not valid:
-            self._schema_errors(event, chunk)
+            self.dispatch.schema(event, self._schema.errors(chunk))
         state = self.state
         for rule, check in self._chunk_rules:
-            problem = check(state, event, chunk)  # type: ignore[misc]
+            problem = check(state, event, chunk)
             if problem is not None:
-                self.report(rule, problem, event)
+                self.dispatch.report(rule, problem, event)
         state.update(event.index, chunk)
-
-    def _schema_errors(self, event: Event, chunk: dict[str, Any]) -> None:
-        for error in self._schema.errors(chunk):
-            problem = Problem(
-                error.message,
-                error.expected,
-                error.received,
-                error.json_path,
-                event.index,
-                event.offset,
-            )
-            self.report(REGISTRY[error.rule_id], problem, event)
-
-    def _not_a_chunk(self, event: Event, value: object) -> None:
-        received = "invalid JSON" if value is _INVALID else f"JSON {type(value).__name__}"
-        self.report(
-            REGISTRY["sse.data_json"],
-            Problem(
-                "a data payload is neither a JSON object nor [DONE]",
-                expected="a chat.completion.chunk JSON object or [DONE]",
-                received=received,
-                event_index=event.index,
-                offset=event.offset,
-            ),
-            event,
-        )
-
-    def _error_event(self, event: Event, chunk: dict[str, Any]) -> None:
-        message = error_message(chunk)
-        self.state.error_payloads.append((event.index, message))
-        self.report(
-            REGISTRY["stream.error_event"],
-            Problem(
-                f"the completion failed mid-stream: {message}",
-                expected="chunks until data: [DONE]",
-                received=f"an error event{f' (event: {event.type})' if event.type else ''}",
-                event_index=event.index,
-                offset=event.offset,
-            ),
-            event,
-        )
 
     def _on_observations(self) -> None:
         new = self.parser.observations[self._seen_observations :]
         self._seen_observations = len(self.parser.observations)
         for observation in new:
-            rule_id = _OBSERVATION_RULES.get(observation.kind)
-            if rule_id == "transport.within_limits":
+            self.dispatch.observation(observation)
+            kind = _LIMIT_OBSERVATIONS.get(observation.kind)
+            if kind is not None:
+                limits = self.limits
                 self.stop(
-                    f"{observation.detail or observation.kind} (line limit "
-                    f"{self.limits.max_line:,} bytes, event limit "
-                    f"{self.limits.max_event:,} bytes)"
-                )
-            elif rule_id:
-                self.report(
-                    REGISTRY[rule_id],
-                    Problem(
-                        observation.detail or "the body is not valid UTF-8",
-                        expected="valid UTF-8",
-                        received=observation.detail,
-                        offset=observation.offset,
-                        event_index=observation.event_index,
-                    ),
+                    Ending(
+                        kind,
+                        f"{observation.detail or observation.kind} (line limit "
+                        f"{limits.max_line:,} bytes, event limit {limits.max_event:,} bytes)",
+                        observation.offset,
+                        observation.event_index,
+                    )
                 )
 
     # -- results ------------------------------------------------------------------------
 
-    def report(self, rule: Rule, problem: Problem, event: Event | None = None) -> None:
-        """Record a violation of `rule` (only the first MAX_PER_RULE are kept in full)."""
-        self.counts[rule.id] += 1
-        if self.counts[rule.id] > MAX_PER_RULE:
-            return
-        self.violations.append(
-            Violation(
-                rule.id,
-                rule.level,
-                problem.message,
-                problem.expected,
-                problem.received,
-                problem.event_index,
-                problem.offset,
-                problem.json_path,
-                excerpt(event.data) if event is not None else "",
-            )
-        )
-
     def finish(self) -> StreamResult:
         """End of body: run the end-of-stream rules and return the result."""
+        dispatch, state = self.dispatch, self.state
         if self._parse_body:
+            self._block_start, self._block = self.parser.bytes_seen, b""
             for event in self.parser.close():
                 self._on_event(event)
             self._on_observations()
             self._record_pending()
-            judged = not self.stopped and not self.state.error_payloads
-            if judged:
-                self._run_end_rules()
-            scopes = _STREAM_SCOPES if judged else _STREAM_SCOPES[:-1]  # "end" did not run
-            self.applied.update(r.id for s in scopes for r in self._rules(s))
+            dispatch.tally(Scope.FRAMING)
+            dispatch.tally(Scope.TRANSPORT)
+            dispatch.tally(Scope.EVENT, self._payloads)
+            dispatch.tally(Scope.SCHEMA, state.chunks)
+            dispatch.tally(Scope.CHUNK, state.chunks)
+            if not self.ending and not state.aborted:
+                dispatch.end(state)
         return self._result()
 
     def _record_pending(self) -> None:
@@ -311,32 +299,30 @@ class StreamChecker:
             self.state.pending_data = pending.data
             self.state.pending_offset = pending.offset
 
-    def _run_end_rules(self) -> None:
-        for rule in self._rules("end"):
-            for problem in rule.check(self.state) if rule.check else ():
-                self.report(rule, problem)
-
     def _result(self) -> StreamResult:
-        state = self.state
+        state, dispatch = self.state, self.dispatch
         first_id = state.first_id if type(state.first_id) is str else None
+        choices = sorted(state.choices.items())
         return StreamResult(
-            self.violations,
-            dict(self.counts),
-            self.applied,
+            dispatch.findings,
+            dict(dispatch.found),
+            dict(dispatch.judged),
+            dispatch.unjudged(aborted=bool(state.aborted), ending=self.ending),
             state.events,
             state.chunks,
             self.parser.bytes_seen,
             first_id,
             list(self.parser.observations),
             dict(self.parser.line_endings),
-            {i: "".join(c.text) for i, c in sorted(state.choices.items())},
+            {i: "".join(c.text) for i, c in choices},
             bytes(self._transcript),
-            self.stopped,
-            {i: c.finish_reason for i, c in sorted(state.choices.items())},
+            self._tail,
+            self.ending,
+            [why for _, why in state.aborted],
+            {i: c.finish_reason for i, c in choices},
+            state.first_content_event,
+            state,
         )
-
-
-_INVALID = object()
 
 
 def _reject_constant(name: str) -> Any:
@@ -345,7 +331,7 @@ def _reject_constant(name: str) -> Any:
 
 def _decode(data: str) -> Any:
     """JSON-decode a payload; orjson first, the standard library for what orjson refuses
-    but JSON allows (integers beyond 64 bits). Returns `_INVALID` for non-JSON."""
+    but JSON allows (integers beyond 64 bits). Returns `NOT_JSON` for non-JSON."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -353,7 +339,7 @@ def _decode(data: str) -> Any:
     try:
         return json.loads(data, parse_constant=_reject_constant)
     except ValueError:
-        return _INVALID
+        return NOT_JSON
 
 
 def know_request(state: StreamState, request: Mapping[str, Any]) -> None:
@@ -364,11 +350,3 @@ def know_request(state: StreamState, request: Mapping[str, Any]) -> None:
     if state.requested_n is None:
         n = request.get("n")
         state.requested_n = n if type(n) is int else 1
-
-
-def error_message(payload: dict[str, Any]) -> str:
-    """The human message of an error payload, whatever its shape."""
-    error = payload.get("error", payload)
-    if isinstance(error, dict):
-        return str(error.get("message") or error.get("detail") or error)
-    return str(error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from array import array
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,18 @@ from conformance import __version__
 from conformance._check import StreamChecker, StreamResult
 from conformance._coding import IDENTITY, CodingError, decoded, normalise
 from conformance._curl import curl_command
-from conformance._model import Event, Exchange, Limits
+from conformance._dispatch import Context, Dispatcher
+from conformance._model import (
+    DEFAULT_PROFILE,
+    Answer,
+    Ending,
+    EndingKind,
+    Event,
+    Exchange,
+    Finding,
+    Limits,
+    Mistake,
+)
 from conformance._profiles import load_profile
 
 DEFAULT_MODEL = "alphaedge-large-3-2512"
@@ -49,7 +61,7 @@ class Target:
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     verify: bool | str = True
     limits: Limits = field(default_factory=Limits)
-    profile: str = "alphaedge"
+    profile: str = DEFAULT_PROFILE
 
     @property
     def endpoint(self) -> str:
@@ -72,7 +84,7 @@ class Timing:
 
 @dataclass(slots=True)
 class LiveResult:
-    """One request and what came back."""
+    """One request, what came back, and what the rules found in it."""
 
     request: dict[str, Any] | bytes
     exchange: Exchange
@@ -80,6 +92,13 @@ class LiveResult:
     result: StreamResult | None = None
     body: bytes = b""
     timing: Timing = field(default_factory=Timing)
+    findings: list[Finding] = field(default_factory=list)
+    judged: Counter[str] = field(default_factory=Counter)
+
+    def take(self, dispatch: Dispatcher) -> None:
+        """Add what `dispatch` found and judged in this exchange."""
+        self.findings += dispatch.findings
+        self.judged.update(dispatch.judged)
 
 
 class Client:
@@ -120,13 +139,14 @@ class Client:
         self,
         request: dict[str, Any] | bytes,
         *,
-        http_rule: str | None = None,
+        accepts: str | None = None,
         keep_text: bool = False,
     ) -> LiveResult:
-        """Send a streaming request and judge the answer with every stream rule."""
+        """Send a streaming request and judge the answer with every stream rule (its head by
+        the acceptance rule `accepts` when a case sends a valid variation of a request)."""
         n = request.get("n") if isinstance(request, dict) else None
         checker = StreamChecker(
-            **load_profile(self.target.profile).checker_options(),
+            profile=load_profile(self.target.profile),
             limits=self.target.limits,
             live=True,
             requested_n=n if type(n) is int else 1,
@@ -135,14 +155,25 @@ class Client:
         )
         live = self._new(request)
         checker.state.started_at = time.time()
-        self._send(live, lambda resp: self._read_stream(live, resp, checker, http_rule), checker)
-        live.result = checker.finish()
+        self._send(live, lambda resp: self._read_stream(live, resp, checker, accepts), checker)
+        result = live.result = checker.finish()
+        live.findings += result.findings
+        live.judged.update(result.judged)
         return live
 
     def send(self, request: dict[str, Any] | bytes) -> LiveResult:
-        """Send a request whose answer is judged as a whole (a bad request's rejection)."""
+        """Send a request whose answer is read as a whole (bounded), not as a stream."""
         live = self._new(request)
         self._send(live, lambda resp: self._read_body(live, resp), None)
+        return live
+
+    def reject(self, request: dict[str, Any] | bytes, mistake: Mistake) -> LiveResult:
+        """Send a request that makes `mistake`; judge the answer by the rejection rules."""
+        live = self.send(request)
+        context = Context(live=True, request=isinstance(request, dict))
+        dispatch = Dispatcher(load_profile(self.target.profile), context)
+        dispatch.rejection(Answer(live.exchange, live.body, mistake))
+        live.take(dispatch)
         return live
 
     def _new(self, request: dict[str, Any] | bytes) -> LiveResult:
@@ -179,9 +210,9 @@ class Client:
         live: LiveResult,
         response: httpx.Response,
         checker: StreamChecker,
-        http_rule: str | None,
+        accepts: str | None,
     ) -> None:
-        if not checker.check_response(live.exchange, http_rule=http_rule):
+        if not checker.check_response(live.exchange, accepts=accepts):
             live.body = _read_bounded(response, self.target.limits)
             return
         limits = self.target.limits
@@ -196,8 +227,11 @@ class Client:
                 if now > deadline:
                     feeder.flush()
                     checker.stop(
-                        f"the stream was still open after the {limits.deadline:g} s "
-                        "whole-stream deadline"
+                        Ending(
+                            EndingKind.DEADLINE,
+                            f"the stream was still open after the {limits.deadline:g} s "
+                            "whole-stream deadline",
+                        )
                     )
                     return
         finally:  # what arrived before a limit, an error or the end is checked first
@@ -233,14 +267,14 @@ class _Feeder:
 
     def flush(self) -> bool:
         """Check what is pending; returns False once the checker says stop reading."""
-        if self.pending and not self.checker.stopped:
+        if self.pending and not self.checker.ending:
             self.checker.feed(b"".join(self.pending))
             self._time(self.checker.fed)
         self.pending.clear()
         self.size = 0
         self.read_ends.clear()
         self.read_times.clear()
-        return not self.checker.stopped
+        return not self.checker.ending
 
     def _time(self, events: list[Event]) -> None:
         room = MAX_TIMES - len(self.times)
@@ -284,24 +318,24 @@ def _as_httpx_errors(pieces: Iterator[bytes]) -> Iterator[bytes]:
 
 def _transport_failure(checker: StreamChecker, exc: httpx.HTTPError, before_status: bool) -> None:
     if isinstance(exc, httpx.TimeoutException):
-        checker.stop(
-            f"no data for {checker.limits.idle_timeout:g} s (idle timeout "
-            f"--target-timeout): {_describe(exc)}"
+        ending = Ending(
+            EndingKind.IDLE_TIMEOUT,
+            f"no data for {checker.limits.idle_timeout:g} s (idle timeout --target-timeout): "
+            f"{_describe(exc)}",
         )
     elif before_status and HEAD_TOO_LONG in str(exc):
-        checker.stop(
-            f"the response head exceeds the client's {HEAD_LIMIT // 1024} KiB "
-            f"limit on status line and headers: {_describe(exc)}"
+        ending = Ending(
+            EndingKind.HEAD_LIMIT,
+            f"the response head exceeds the client's {HEAD_LIMIT // 1024} KiB limit on status "
+            f"line and headers: {_describe(exc)}",
         )
     elif before_status:
-        checker.stop(
-            f"the answer is not a valid HTTP response: {_describe(exc)}", "transport.complete"
-        )
+        reason = f"the answer is not a valid HTTP response: {_describe(exc)}"
+        ending = Ending(EndingKind.NOT_HTTP, reason)
     else:
-        checker.stop(
-            f"the connection failed before the response was complete: {_describe(exc)}",
-            "transport.complete",
-        )
+        reason = f"the connection failed before the response was complete: {_describe(exc)}"
+        ending = Ending(EndingKind.BROKEN, reason)
+    checker.stop(ending)
 
 
 def _describe(exc: BaseException) -> str:

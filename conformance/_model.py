@@ -1,4 +1,4 @@
-"""Plain data types shared by every layer: events, observations, violations.
+"""Plain data types shared by every layer: events, observations, findings, exchanges, policy.
 
 This module is the bottom of the import graph: it imports nothing from the package
 and nothing outside the standard library.
@@ -7,10 +7,18 @@ and nothing outside the standard library.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_PROFILE = "alphaedge"
+"""The profile of the seed doc: the one a run uses unless told otherwise."""
 
 EXCERPT_LIMIT = 240
-"""Characters of an offending event kept in a violation (the rest is elided)."""
+"""Characters of an offending event kept in a finding's excerpt (the rest is elided)."""
+
+EVENT_BYTES_LIMIT = 4096
+"""Bytes of an offending event kept verbatim in a finding."""
 
 
 class Level(enum.StrEnum):
@@ -78,9 +86,58 @@ class ObservationKind:
     EVENT_TOO_LARGE = "event_too_large"
 
 
+class EndingKind(enum.StrEnum):
+    """Why reading a response stopped before its natural end."""
+
+    IDLE_TIMEOUT = "idle_timeout"
+    DEADLINE = "deadline"
+    BYTE_LIMIT = "byte_limit"
+    EVENT_LIMIT = "event_limit"
+    LINE_LIMIT = "line_limit"  # one line or one event's data over its limit
+    HEAD_LIMIT = "head_limit"  # the status line and headers over the client's limit
+    BROKEN = "broken"  # the connection failed (or the transfer was cut) before the end
+    NOT_HTTP = "not_http"  # the answer is not a valid HTTP response
+
+    @property
+    def is_limit(self) -> bool:
+        """Whether a limit of the client ended the read (rather than the connection)."""
+        return self not in (EndingKind.BROKEN, EndingKind.NOT_HTTP)
+
+
 @dataclass(frozen=True, slots=True)
-class Violation:
-    """One broken rule, located as precisely as the evidence allows."""
+class Ending:
+    """Reading a response stopped early: why, in words a person fixing the server reads."""
+
+    kind: EndingKind
+    reason: str
+    offset: int | None = None  # bytes of the body read when it stopped
+    event_index: int | None = None  # the last event read, if any
+
+
+class Mistake(enum.StrEnum):
+    """The client mistake a bad request makes (what the answers to it are judged for)."""
+
+    NOT_JSON = "not_json"
+    MISSING_MESSAGES = "missing_messages"
+    WRONG_TYPE = "wrong_type"
+
+
+class Need(enum.StrEnum):
+    """Something a rule needs to see before it can judge anything."""
+
+    LIVE = "live"  # a live exchange (the client's clock at the time of the request)
+    REQUEST = "request"  # the request that was sent
+    HEAD = "head"  # the response's status line and headers
+    TRANSPORT = "transport"  # whether the connection delivered the whole response
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One broken rule, located as precisely as the evidence allows.
+
+    `event` holds the offending event's bytes as they arrived (at most EVENT_BYTES_LIMIT),
+    captured when the event was parsed; `excerpt` its decoded text, cut.
+    """
 
     rule_id: str
     level: Level
@@ -90,18 +147,58 @@ class Violation:
     event_index: int | None = None
     offset: int | None = None
     json_path: str = ""
-    event_excerpt: str = ""
+    excerpt: str = ""
+    event: bytes = b""
 
     def location(self) -> str:
-        """Human-readable position: event index, byte offset and JSON path when known."""
+        """Human-readable position: event number (from 1), byte offset and JSON path."""
         parts = []
         if self.event_index is not None:
-            parts.append(f"event #{self.event_index}")
+            parts.append(f"event {self.event_index + 1}")
         if self.offset is not None:
             parts.append(f"byte {self.offset}")
         if self.json_path:
             parts.append(self.json_path)
         return ", ".join(parts) or "whole response"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The finding as plain JSON data: the one shape every JSON output uses."""
+        return {
+            "rule": self.rule_id,
+            "level": str(self.level),
+            "message": self.message,
+            "location": self.location(),
+            "event_index": self.event_index,
+            "offset": self.offset,
+            "json_path": self.json_path,
+            "expected": self.expected,
+            "received": self.received,
+            "excerpt": self.excerpt,
+            "event": self.event.decode("utf-8", "backslashreplace"),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Which findings fail a test, a recording and a run: MUST always, SHOULD on request."""
+
+    fail_on_should: bool = False
+
+    def fails(self, finding: Finding) -> bool:
+        """Whether `finding` fails under this policy."""
+        return self.fails_level(finding.level)
+
+    def fails_level(self, level: Level) -> bool:
+        """Whether a finding of `level` fails under this policy (the one place it is decided)."""
+        return level is Level.MUST or self.fail_on_should
+
+    def failing(self, findings: Iterable[Finding]) -> list[Finding]:
+        """The findings that fail, in order."""
+        return [f for f in findings if self.fails(f)]
+
+
+DEFAULT_POLICY = Policy()
+"""MUST findings fail, SHOULD findings are warnings."""
 
 
 @dataclass(slots=True)
@@ -135,3 +232,20 @@ class Exchange:
             if key.lower() == lname:
                 return value
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The answer to a request that makes a client mistake: its head, body and the mistake."""
+
+    exchange: Exchange
+    body: bytes
+    mistake: Mistake
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """What a case expects a completion to show: each choice's finish reason, text it lacks."""
+
+    finish_reason: str | None = None
+    excludes: str | None = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -27,9 +27,16 @@ import orjson
 
 from conformance._check import StreamChecker, StreamResult
 from conformance._coding import CodingError, decoded
-from conformance._model import Exchange, Limits
+from conformance._model import (
+    DEFAULT_POLICY,
+    Ending,
+    EndingKind,
+    Exchange,
+    Finding,
+    Limits,
+    Policy,
+)
 from conformance._profiles import Profile
-from conformance._registry import Rule
 from conformance.rules.http import EVENT_STREAM, media_type
 
 READ_SIZE = 64 * 1024
@@ -83,27 +90,35 @@ class ToolCallText:
 
 
 @dataclass(slots=True)
-class Judged:
-    """The verdict on one recording under one profile."""
+class RecordingResult:
+    """What judging one recording under one profile showed."""
 
     label: str
     kind: str
     profile: str
     result: StreamResult | None
-    not_applicable: list[tuple[str, str]] = field(default_factory=list)
-    completion_failures: list[str] = field(default_factory=list)
     unreadable: str | None = None
     tool_calls: dict[int, list[ToolCallText]] = field(default_factory=dict)
 
-    def failing(self, *, strict: bool = False) -> list[Any]:
-        """The violations that make the recording not conformant."""
-        return self.result.failures(strict=strict) if self.result else []
+    @property
+    def not_applicable(self) -> list[tuple[str, str]]:
+        """(rule id, why) for every rule of the profile the recording could not judge."""
+        return list(self.result.unjudged.items()) if self.result else []
 
-    def verdict(self, *, strict: bool = False) -> str:
+    @property
+    def completion_failures(self) -> list[str]:
+        """Why the server gave the completion up, when it did (an error event)."""
+        return self.result.aborted if self.result else []
+
+    def failing(self, policy: Policy = DEFAULT_POLICY) -> list[Finding]:
+        """The findings that make the recording not conformant under `policy`."""
+        return policy.failing(self.result.findings) if self.result else []
+
+    def verdict(self, policy: Policy = DEFAULT_POLICY) -> str:
         """The verdict: `conformant`, `not conformant` or `unreadable`."""
         if self.unreadable is not None:
             return "unreadable"
-        return "not conformant" if self.failing(strict=strict) else "conformant"
+        return "not conformant" if self.failing(policy) else "conformant"
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -346,28 +361,28 @@ def _har_body(label: str, response: dict[str, Any]) -> bytes:
 
 def judge(
     recording: Recording, profile: Profile, *, keep_text: bool = False, limits: Limits | None = None
-) -> Judged:
-    """Check one recording with every rule of `profile` that a recording can show."""
+) -> RecordingResult:
+    """Judge one recording with every rule of `profile` that a recording can show."""
     checker = StreamChecker(
-        **profile.checker_options(),
+        profile=profile,
         limits=offline_limits(limits),
         live=False,
         keep_text=keep_text,
         request=recording.request,
+        head=recording.exchange is not None,
+        transport=recording.kind == "curl",  # curl records a failed transfer (exit code)
     )
-    judged = Judged(recording.label, recording.kind, profile.name, None)
+    judged = RecordingResult(recording.label, recording.kind, profile.name, None)
     try:
         parsed = _feed(checker, recording)
     except UnreadableError as exc:
         judged.unreadable = str(exc)
         return judged
     if recording.failure:
-        checker.stop(recording.failure, "transport.complete")
+        checker.stop(Ending(EndingKind.BROKEN, recording.failure))
     result = checker.finish()
     judged.result = result
     judged.unreadable = _not_a_stream(recording, checker, parsed)
-    judged.completion_failures = [message for _, message in checker.state.error_payloads]
-    judged.not_applicable = not_applicable(profile, recording, checker, result)
     if keep_text:
         judged.tool_calls = _tool_calls(checker)
     return judged
@@ -405,7 +420,7 @@ def _not_a_stream(recording: Recording, checker: StreamChecker, parsed: bool | N
             f"{exchange.header('content-type') or 'without Content-Type'} (answers to "
             "bad requests are judged by the live suite)"
         )
-    if parsed is None or exchange is not None or checker.stopped or checker.state.events:
+    if parsed is None or exchange is not None or checker.ending or checker.state.events:
         return None  # a recorded head that declares an event stream makes it one, even empty
     if checker.state.pending_data is not None:
         return None
@@ -413,46 +428,6 @@ def _not_a_stream(recording: Recording, checker: StreamChecker, parsed: bool | N
         f"{recording.label}: not an event stream: no `data:` event in "
         f"{checker.parser.bytes_seen:,} bytes"
     )
-
-
-def not_applicable(
-    profile: Profile, recording: Recording, checker: StreamChecker, result: StreamResult
-) -> list[tuple[str, str]]:
-    """(rule id, why) for every rule of the profile this recording could not judge."""
-    judged = result.applied | set(result.counts) | {"transport.within_limits"}
-    if recording.kind == "curl":
-        judged.add("transport.complete")  # curl records a failed transfer (exit code)
-    return [
-        (rule.id, _why(rule, recording, checker, result))
-        for rule in profile.rules()
-        if rule.id not in judged
-    ]
-
-
-_SCOPE_REASONS = {
-    "session": "compares several completions of a live run",
-    "rejection": "judges the answer to a bad request the suite sends",
-    "case": "judges the answer to a request the suite sends",
-    "transport": "a recorded body does not show whether the connection completed",
-}
-
-
-def _why(rule: Rule, recording: Recording, checker: StreamChecker, result: StreamResult) -> str:
-    reasons: list[tuple[bool, Callable[[], str]]] = [
-        (rule.scope in _SCOPE_REASONS, lambda: _SCOPE_REASONS[rule.scope]),
-        (rule.live_only, lambda: "needs a live exchange (the time of the request)"),
-        (
-            rule.scope == "response" and recording.exchange is None,
-            lambda: "a raw body records no status line or headers",
-        ),
-        (
-            rule.needs_request and not checker.state.request_known,
-            lambda: "the request is not recorded",
-        ),
-        (bool(checker.state.error_payloads), lambda: "not judged: the completion failed"),
-        (result.stopped is not None, lambda: f"not judged: {result.stopped}"),
-    ]
-    return next((why() for applies, why in reasons if applies), "not judged")
 
 
 def _tool_calls(checker: StreamChecker) -> dict[int, list[ToolCallText]]:

@@ -1,36 +1,53 @@
 """Profiles as data: which rules and which chunk schema certify an endpoint against a contract.
 
-A profile is a YAML file in `profiles/` (the seed doc's `alphaedge`, `openai`, `mistral`):
-its chunk schema under `schemas/`, the general rules it leaves out (each with the rule that
-replaces it), and the optional request features it requires. A rule registered with
-`profiles={...}` belongs only to the profiles it names; every other rule belongs to all.
+A profile is a YAML file in `profiles/` (the seed doc's `alphaedge`, `openai`, `mistral`),
+and it is the only place profile membership is written down:
+
+- `chunk_schema`: the chunk schema under `schemas/`;
+- `add`: rules of the profile beyond the base rules;
+- `replace`: base rules the profile replaces, each with the rule that replaces it and why;
+- `drop`: base rules the profile leaves out, each with why;
+- `features`: the optional request features the profile `requires` or merely `allows`
+  (a case file's `feature:` runs only under the profiles that name it).
+
+The base rules are every registered rule that no profile adds: a new general rule belongs
+to every profile without touching a profile file.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from conformance._model import DEFAULT_PROFILE
 from conformance._registry import REGISTRY, Rule
 from conformance._schemas import names as schema_names
 from conformance._schemas import resource_dir
 
-DEFAULT = "alphaedge"
+__all__ = [
+    "DEFAULT_PROFILE",
+    "FEATURES",
+    "Profile",
+    "UnknownProfileError",
+    "load_profile",
+    "profile_names",
+]
+
 FEATURES = frozenset({"n", "stream_options.include_usage", "tools", "max_tokens", "stop"})
 """Optional request features a case can exercise (`feature:` in a case file)."""
 
-_KEYS = {"name", "title", "source", "description", "chunk_schema", "exclude", "features"}
+_KEYS = {"name", "title", "source", "description", "chunk_schema", "add", "replace", "drop"}
+_KEYS |= {"features"}
 
 
 class UnknownProfileError(ValueError):
     """A profile name with no file in `profiles/`, or a profile file that is malformed."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Profile:
     """One contract an endpoint can be certified against."""
 
@@ -38,30 +55,39 @@ class Profile:
     title: str
     source: str
     chunk_schema: str
-    exclude: Mapping[str, str]
+    add: tuple[str, ...]
+    replace: dict[str, tuple[str, str]]
+    drop: dict[str, str]
     required_features: frozenset[str]
+    allowed_features: frozenset[str]
 
-    def includes(self, rule: Rule) -> bool:
+    @property
+    def excluded(self) -> dict[str, str]:
+        """Base rules this profile leaves out, each with why (replaced or dropped)."""
+        replaced = {old: f"replaced by {new} ({why})" for old, (new, why) in self.replace.items()}
+        return {**replaced, **self.drop}
+
+    @functools.cached_property
+    def rule_ids(self) -> frozenset[str]:
+        """The ids of every rule of this profile."""
+        own = set(self.add) | {new for new, _ in self.replace.values()}
+        return frozenset((base_rule_ids() - set(self.excluded)) | own)
+
+    def includes(self, rule: Rule[Any]) -> bool:
         """Whether `rule` is part of this profile."""
-        return rule.applies_to(self.name) and rule.id not in self.exclude
+        return rule.id in self.rule_ids
 
-    def rules(self) -> list[Rule]:
-        """Every registered rule of this profile, in registration order."""
-        import conformance.rules  # noqa: F401  (registers every rule)
-
-        return [rule for rule in REGISTRY if self.includes(rule)]
-
-    def checker_options(self) -> dict[str, Any]:
-        """The `StreamChecker` keyword arguments that select this profile."""
-        return {
-            "profile": self.name,
-            "chunk_schema": self.chunk_schema,
-            "exclude": frozenset(self.exclude),
-        }
+    def rules(self) -> list[Rule[Any]]:
+        """Every rule of this profile, in registration order."""
+        return [rule for rule in REGISTRY if rule.id in self.rule_ids]
 
     def requires(self, feature: str) -> bool:
         """Whether an endpoint of this profile must support `feature` (not merely may)."""
         return feature in self.required_features
+
+    def runs(self, feature: str | None) -> bool:
+        """Whether a case exercising `feature` (None: no optional feature) is part of it."""
+        return feature is None or feature in self.required_features | self.allowed_features
 
 
 def profile_names() -> list[str]:
@@ -70,7 +96,19 @@ def profile_names() -> list[str]:
 
 
 @functools.cache
-def load_profile(name: str) -> Profile:
+def base_rule_ids() -> frozenset[str]:
+    """Every registered rule that no profile adds: the rules all profiles start from."""
+    import conformance.rules  # noqa: F401  (registers every rule)
+
+    added: set[str] = set()
+    for name in profile_names():
+        profile = load_profile(name)
+        added |= set(profile.add) | {new for new, _ in profile.replace.values()}
+    return frozenset(rule.id for rule in REGISTRY) - added
+
+
+@functools.cache
+def load_profile(name: str = DEFAULT_PROFILE) -> Profile:
     """The profile called `name` (cached)."""
     if name not in profile_names():
         raise UnknownProfileError(
@@ -87,15 +125,35 @@ def _parse(file: str, name: str, document: Any) -> Profile:
     schema = str(document.get("chunk_schema", "chunk"))
     if schema not in schema_names():
         raise UnknownProfileError(f"{file}: unknown chunk schema {schema!r}")
-    required = frozenset((document.get("features") or {}).get("required") or ())
-    if required - FEATURES:
-        raise UnknownProfileError(f"{file}: unknown features {sorted(required - FEATURES)}")
-    exclude = {str(k): str(v) for k, v in (document.get("exclude") or {}).items()}
+    features = document.get("features") or {}
+    required = frozenset(features.get("required") or ())
+    allowed = frozenset(features.get("allows") or ())
+    if (required | allowed) - FEATURES:
+        unknown = sorted((required | allowed) - FEATURES)
+        raise UnknownProfileError(f"{file}: unknown features {unknown}")
+    replace = {
+        str(old): (str(spec["by"]), str(spec.get("why", "")))
+        for old, spec in (document.get("replace") or {}).items()
+    }
+    drop = {str(k): str(v) for k, v in (document.get("drop") or {}).items()}
+    add = tuple(str(rule_id) for rule_id in document.get("add") or ())
+    _known(file, [*add, *replace, *(new for new, _ in replace.values()), *drop])
     return Profile(
         name,
         str(document.get("title", name)),
         str(document.get("source", "")),
         schema,
-        exclude,
+        add,
+        replace,
+        drop,
         required,
+        allowed,
     )
+
+
+def _known(file: str, ids: list[str]) -> None:
+    import conformance.rules  # noqa: F401  (registers every rule)
+
+    unknown = sorted(set(ids) - {rule.id for rule in REGISTRY})
+    if unknown:
+        raise UnknownProfileError(f"{file}: unknown rule ids {', '.join(unknown)}")

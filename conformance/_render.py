@@ -1,36 +1,77 @@
-"""Plain-text rendering of violations: the failure text pytest and the CLI print."""
+"""Plain-text rendering of findings: the failure text pytest, JUnit and the CLI print.
+
+Findings are grouped by rule: the first finding of a rule in full, then how many more were
+alike, so one broken rule reads as one block however many streams showed it.
+"""
 
 from __future__ import annotations
 
-from conformance._model import Violation
-from conformance._registry import REGISTRY
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from conformance._model import Finding
+from conformance.rules import REGISTRY
+
+if TYPE_CHECKING:
+    from conformance._outcome import Outcome
 
 
-def render_violation(violation: Violation) -> str:
-    """One violation as a short block: rule, message, location, expected vs received."""
-    rule = REGISTRY.get(violation.rule_id)
+def render_finding(finding: Finding, *, source: bool = True) -> str:
+    """One finding as a short block: rule, message, location, expected vs received."""
+    rule = REGISTRY.get(finding.rule_id)
     title = f" - {rule.title}" if rule else ""
     lines = [
-        f"[{violation.level}] {violation.rule_id}{title}",
-        f"  {violation.message}",
-        f"  at: {violation.location()}",
+        f"[{finding.level}] {finding.rule_id}{title}",
+        f"  {finding.message}",
+        f"  at: {finding.location()}",
     ]
-    if violation.expected:
-        lines.append(f"  expected: {violation.expected}")
-    if violation.received:
-        lines.append(f"  received: {violation.received}")
-    if violation.event_excerpt:
-        lines.append(f"  event: {violation.event_excerpt}")
-    if rule:
+    if finding.expected:
+        lines.append(f"  expected: {finding.expected}")
+    if finding.received:
+        lines.append(f"  received: {finding.received}")
+    if finding.excerpt:
+        lines.append(f"  event: {finding.excerpt}")
+    if rule and source:
         lines.append(f"  source: {rule.source}: {rule.sentence}")
     return "\n".join(lines)
 
 
-def render_violations(violations: list[Violation], curl: str = "") -> str:
-    """Every violation of a test, then the line that reproduces the request."""
-    count = len(violations)
-    head = f"{count} conformance violation{'s' if count != 1 else ''}:"
-    blocks = [head, *(render_violation(v) for v in violations)]
-    if curl:
-        blocks.append(f"Reproduce with:\n  {curl}")
+def group_by_rule(
+    located: Iterable[tuple[int | None, Finding]],
+) -> dict[str, list[tuple[int | None, Finding]]]:
+    """Findings by rule id, in the order each rule was first found."""
+    groups: dict[str, list[tuple[int | None, Finding]]] = {}
+    for number, finding in located:
+        groups.setdefault(finding.rule_id, []).append((number, finding))
+    return groups
+
+
+def render_group(group: Sequence[tuple[int | None, Finding]], exchanges: int) -> str:
+    """The first finding of a rule in full, then a count of the others."""
+    number, first = group[0]
+    block = render_finding(first)
+    if number is not None and exchanges > 1:
+        block = block.replace("\n  at: ", f"\n  in: request {number + 1} of {exchanges}\n  at: ", 1)
+    rest = group[1:]
+    if rest:
+        where = sorted({n + 1 for n, _ in rest if n is not None})
+        shown = f" (requests {', '.join(map(str, where[:10]))}{'...' if len(where) > 10 else ''})"
+        block += f"\n  ... and {len(rest)} more like this{shown if where else ''}"
+    return block
+
+
+def render_failure(outcome: Outcome, failing: Sequence[tuple[int | None, Finding]]) -> str:
+    """The findings that fail a test, one block per rule, then the line that reproduces the
+    request of the first of them."""
+    groups = group_by_rule(failing)
+    count = len(failing)
+    head = (
+        f"{count} conformance finding{'s' if count != 1 else ''} "
+        f"({len(groups)} rule{'s' if len(groups) != 1 else ''}):"
+    )
+    total = len(outcome.exchanges)
+    blocks = [head, *(render_group(group, total) for group in groups.values())]
+    first = next((n for n, _ in failing if n is not None), None)
+    if first is not None:
+        blocks.append(f"Reproduce with:\n  {outcome.exchanges[first].curl}")
     return "\n\n".join(blocks)

@@ -126,6 +126,14 @@ class SSEParser:
         self._parse(text)
         return self._drain()
 
+    @property
+    def pending_start(self) -> int | None:
+        """Offset of the first byte of what has not yet been dispatched or dropped (an open
+        event or line), or None when every byte fed is accounted for."""
+        if self._start >= 0:
+            return self._start
+        return self._pos if self._buf or self._head else None
+
     def close(self) -> list[Event]:
         """End of the body: parse a last CR-ended line, record an unterminated event.
 

@@ -54,7 +54,8 @@ class StreamState:
     done_event: int | None = None
     done_offset: int | None = None
     after_done: list[int] = field(default_factory=list)
-    error_payloads: list[tuple[int, str]] = field(default_factory=list)
+    aborted: list[tuple[int, str]] = field(default_factory=list)  # (event, why) it was given up
+    first_content_event: int | None = None  # the first event with content characters
     pending_data: str | None = None
     pending_offset: int | None = None
     request_known: bool = False
@@ -97,6 +98,8 @@ class StreamState:
         delta = choice.get("delta")
         if type(delta) is not dict:
             return
+        if self.first_content_event is None and delta.get("content"):
+            self.first_content_event = event_index
         calls = delta.get("tool_calls")
         if type(calls) is list and calls:
             _update_tools(state, event_index, calls)

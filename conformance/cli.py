@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from conformance._model import DEFAULT_PROFILE
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -36,38 +38,51 @@ def _faults(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _rules(args: argparse.Namespace, extra: list[str]) -> int:
-    from conformance._check import StreamChecker  # noqa: F401  (registers the rules)
-    from conformance._registry import REGISTRY
+    from conformance.rules import REGISTRY
 
     if args.markdown:
         print(rules_markdown())
         return EXIT_OK
+    members = _profile_members()
     for rule in REGISTRY:
-        live = " (live only)" if rule.live_only else ""
-        only = "" if "*" in rule.profiles else f" [{', '.join(sorted(rule.profiles))} only]"
-        print(f"{rule.id:30} {rule.level:6} {rule.title}{live}{only}")
+        needs = f" (needs {', '.join(sorted(rule.needs))})" if rule.needs else ""
+        only = f" [{', '.join(members[rule.id])} only]" if members[rule.id] else ""
+        print(f"{rule.id:30} {rule.level:6} {rule.scope:10} {rule.title}{needs}{only}")
         if args.verbose:
             print(f"{'':30} {rule.source}: {rule.sentence}")
+    checked = sum(1 for rule in REGISTRY if callable(rule.check))
+    print(f"{len(REGISTRY)} rules, {checked} with a check function")
     return EXIT_OK
+
+
+def _profile_members() -> dict[str, list[str]]:
+    """Per rule id, the profiles that have it when some profiles leave it out, else []."""
+    from conformance._profiles import load_profile, profile_names
+    from conformance.rules import REGISTRY
+
+    profiles = [load_profile(name) for name in profile_names()]
+    members = {}
+    for rule in REGISTRY:
+        having = [p.name for p in profiles if rule.id in p.rule_ids]
+        members[rule.id] = [] if len(having) == len(profiles) else having
+    return members
 
 
 def rules_markdown() -> str:
     """The README's rule table: id, level, what it checks, and where the rule comes from."""
-    from conformance._check import StreamChecker  # noqa: F401  (registers the rules)
-    from conformance._registry import REGISTRY
+    from conformance.rules import REGISTRY
 
+    members = _profile_members()
     rows = ["| rule | level | requirement | source |", "| --- | --- | --- | --- |"]
     for rule in REGISTRY:
-        live = " (live only)" if rule.live_only else ""
-        profiles = "" if "*" in rule.profiles else f" ({', '.join(sorted(rule.profiles))})"
-        rows.append(
-            f"| `{rule.id}` | {rule.level} | {rule.title}{live}{profiles} | {rule.source} |"
-        )
+        live = " (live only)" if "live" in rule.needs else ""
+        only = f" ({', '.join(members[rule.id])})" if members[rule.id] else ""
+        rows.append(f"| `{rule.id}` | {rule.level} | {rule.title}{live}{only} | {rule.source} |")
     return "\n".join(rows)
 
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
-    from conformance._run import run
+    from conformance._cli_run import run
 
     return run(args, extra)
 
@@ -83,7 +98,7 @@ def _verify_report(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _check(args: argparse.Namespace, extra: list[str]) -> int:
-    from conformance._offline_render import check_files
+    from conformance._cli_check import check_files
 
     return check_files(
         args.paths,
@@ -102,7 +117,7 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     check.add_argument("paths", nargs="+", metavar="PATH", help="recorded stream(s)")
     check.add_argument(
-        "--profile", default="alphaedge", help="rule profile: alphaedge, openai or mistral"
+        "--profile", default=DEFAULT_PROFILE, help="rule profile: alphaedge, openai or mistral"
     )
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument(
@@ -143,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--target-url", help="API base URL; default: start the built-in server")
     run.add_argument("--model", help="model to request")
-    run.add_argument("--profile", default="alphaedge")
+    run.add_argument("--profile", default=DEFAULT_PROFILE)
     run.add_argument("--out", default="reports", help="directory for the reports")
     run.add_argument("--strict", action="store_true", help="SHOULD violations fail too")
     run.add_argument("--baseline", help="file of known-failing rule ids")

@@ -11,17 +11,19 @@ paths pytest collects: a project's own ini keeps its own `testpaths`.)
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from conformance._model import DEFAULT_PROFILE, Policy
+
 if TYPE_CHECKING:
-    from conformance._cases import Case, CaseOutcome
-    from conformance._client import Client, LiveResult, Target
-    from conformance._model import Violation
+    from conformance._cases import Case
+    from conformance._client import Client, Target
+    from conformance._outcome import Outcome
 
 GROUP = "conformance"
 DEFAULT_MODEL = "alphaedge-large-3-2512"
@@ -76,7 +78,7 @@ OPTIONS = (
         "Never written to any output.",
     ),
     Option("--model", "Model to request.", DEFAULT_MODEL),
-    Option("--profile", "Rule profile (the documented API by default).", "alphaedge"),
+    Option("--profile", "Rule profile (the documented API by default).", DEFAULT_PROFILE),
     Option("--target-timeout", "Idle read timeout in seconds.", 30.0, float),
     Option("--deadline", "Whole-stream deadline in seconds.", 120.0, float),
     Option("--max-events", "Most events read from one stream.", 100_000, int),
@@ -171,7 +173,7 @@ class Settings:
     """The resolved conformance options of one pytest run."""
 
     target: Target | None
-    strict: bool
+    policy: Policy
     property_examples: int
     insecure: bool
     concurrency: int = 8
@@ -218,7 +220,7 @@ def build_settings(config: pytest.Config) -> Settings:
         )
     return Settings(
         target,
-        _strict(config),
+        Policy(fail_on_should=_strict(config)),
         values["property_examples"],
         values["insecure"],
         values["concurrency"],
@@ -247,8 +249,7 @@ def _strict(config: pytest.Config) -> bool:
 
 
 SETTINGS = pytest.StashKey[Settings]()
-OUTCOMES = pytest.StashKey[list[Any]]()
-EXCHANGES = pytest.StashKey[list[Any]]()
+OUTCOME = pytest.StashKey["Outcome"]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -268,7 +269,7 @@ def _register_reports(config: pytest.Config) -> None:
         create(
             config,
             settings.target,
-            strict=settings.strict,
+            policy=settings.policy,
             insecure=settings.insecure,
             certificate=_resolve(config, CERTIFICATE),
             baseline=_resolve(config, BASELINE),
@@ -285,7 +286,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     limits = target.limits
     lines = [
         f"conformance target: {target.base_url} (model {target.model}, profile {target.profile})",
-        f"conformance options: strict={settings.strict} timeout={limits.idle_timeout:g}s "
+        f"conformance options: strict={settings.policy.fail_on_should} "
+        f"timeout={limits.idle_timeout:g}s "
         f"deadline={limits.deadline:g}s max-events={limits.max_events} "
         f"max-bytes={limits.max_bytes} max-line={limits.max_line} "
         f"api-key={'set' if target.api_key else 'none'} headers={len(target.headers)}",
@@ -321,51 +323,22 @@ def conformance_client(conformance_settings: Settings) -> Iterator[Client]:
 # -- verdicts -------------------------------------------------------------------------------
 
 
-class ConformanceFailure(AssertionError):
-    """Every violation of one test, rendered together, with the reproduction line."""
+def judge(item: pytest.Item, outcome: Outcome) -> None:
+    """Record what a test established on the item (for the reports); raise if a finding
+    fails it under the run's policy. SHOULD findings that do not fail are shown as warnings."""
+    from conformance._outcome import ConformanceFailure
 
-    def __init__(
-        self,
-        violations: list[Violation],
-        curl: str,
-        exchanges: Sequence[LiveResult] = (),
-        applied: set[str] | None = None,
-        *,
-        recorded: bool = False,
-    ) -> None:
-        from conformance._render import render_violations
-
-        self.violations = violations
-        self.curl = curl
-        self.exchanges = list(exchanges)  # the requests behind the violations, for reports
-        self.applied = applied or set()
-        self.recorded = recorded  # already on the item (raised by `judge`)
-        super().__init__(render_violations(violations, curl))
-
-
-def judge(
-    item: pytest.Item,
-    violations: list[Violation],
-    curl: str,
-    applied: set[str] | None = None,
-    exchanges: Sequence[LiveResult] = (),
-) -> None:
-    """Record a test's violations (and the exchanges behind them, for the reports) on the
-    item; raise if any of them fails the test."""
-    from conformance._model import Level
-
-    settings = item.config.stash[SETTINGS]
-    item.stash.setdefault(OUTCOMES, []).append((violations, curl, applied or set()))
-    item.stash.setdefault(EXCHANGES, []).extend(exchanges)
-    failing = [v for v in violations if settings.strict or v.level is Level.MUST]
-    warnings = [v for v in violations if v not in failing]
+    policy = item.config.stash[SETTINGS].policy
+    item.stash[OUTCOME] = outcome
+    failing = outcome.failing(policy)
+    warnings = [(n, f) for n, f in outcome.located() if not policy.fails(f)]
     if warnings:
-        from conformance._render import render_violations
+        from conformance._render import render_failure
 
-        item.add_report_section("call", "SHOULD warnings", render_violations(warnings, curl))
-        item.user_properties.append(("should_warnings", [v.rule_id for v in warnings]))
+        item.add_report_section("call", "SHOULD warnings", render_failure(outcome, warnings))
+        item.user_properties.append(("should_warnings", [f.rule_id for _, f in warnings]))
     if failing:
-        raise ConformanceFailure(failing, curl, recorded=True)
+        raise ConformanceFailure(outcome, failing)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -384,12 +357,9 @@ def pytest_runtest_makereport(
         unreachable = excinfo is not None and excinfo.errisinstance(
             (TargetUnreachable, TargetUnreachableError)
         )
-        outcomes: list[Any] = item.stash.get(OUTCOMES, [])
-        exchanges: list[Any] = item.stash.get(EXCHANGES, [])
         record(
             report,
-            outcomes,
-            exchanges,
+            item.stash.get(OUTCOME, None),
             excinfo.value if excinfo else None,
             target.secrets(),
             unreachable=unreachable,
@@ -410,11 +380,12 @@ class CaseFile(pytest.File):
 
     def collect(self) -> Iterator[CaseItem]:
         from conformance._cases import load_cases
+        from conformance._profiles import load_profile
 
-        profile = self.config.stash[SETTINGS].target
-        name = profile.profile if profile else "alphaedge"
+        target = self.config.stash[SETTINGS].target
+        profile = load_profile(target.profile if target else DEFAULT_PROFILE)
         for case in load_cases(self.path):
-            if not case.profiles or name in case.profiles:
+            if profile.runs(case.feature):
                 yield CaseItem.from_parent(self, name=case.description, case=case)
 
 
@@ -435,16 +406,16 @@ class CaseItem(pytest.Item):
             pytest.skip("no conformance target: pass --target-url")
         with Client(target) as client:
             try:
-                outcome: CaseOutcome = run_case(self.case, client)
+                outcome = run_case(self.case, client)
             except TargetUnreachable as exc:
                 raise TargetUnreachableError(str(exc)) from None
-        self.outcome = outcome
         if outcome.unsupported:
             pytest.skip(outcome.unsupported)
-        curl = outcome.exchanges[-1].curl if outcome.exchanges else ""
-        judge(self, outcome.violations, curl, outcome.applied, outcome.exchanges)
+        judge(self, outcome)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        from conformance._outcome import ConformanceFailure
+
         if isinstance(excinfo.value, ConformanceFailure | TargetUnreachableError):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))

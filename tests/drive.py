@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance._client import Client, Target, TargetUnreachable
-from conformance._model import Limits
+from conformance._model import Limits, Policy
 
 REQUEST = {
     "model": "alphaedge-large-3-2512",
@@ -57,7 +57,7 @@ def run(url: str, limits: dict[str, Any]) -> dict[str, Any]:
         with Client(Target(url, limits=Limits(**limits))) as client:
             live = client.stream(REQUEST)
         assert live.result is not None
-        failures = live.result.failures()
+        failures = Policy().failing(live.findings)
         verdict = {
             "rules": [v.rule_id for v in failures],
             "messages": [v.message for v in failures],

@@ -13,7 +13,7 @@ MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
 # Third-party imports that only some layers may use.
 ONLY_IN = {
     "httpx": ("_client.py",),
-    "pytest": ("plugin.py", "suite/", "_report/", "_run.py"),
+    "pytest": ("plugin.py", "suite/", "_report/", "_cli_run.py"),
     "starlette": ("server/",),
     "uvicorn": ("server/",),
 }

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-import conformance.rules  # noqa: F401
 from conformance._cases import CaseFileError, case_files, load_cases, referenced_rules
-from conformance._registry import REGISTRY
+from conformance._model import Mistake
+from conformance._registry import Scope
+from conformance.rules import REGISTRY
 
 FILES = case_files()
 
@@ -25,23 +26,44 @@ def test_case_file_is_valid(path: Path) -> None:
     for case in cases:
         for rule_id in referenced_rules(case):
             assert rule_id in REGISTRY, f"{case.description}: unknown rule {rule_id}"
-        if case.http_rule:
-            assert REGISTRY[case.http_rule].scope == "case"
-        if case.status == "4xx":
-            assert all(REGISTRY[r].scope == "rejection" for r in case.rules)
+        if case.accepts:
+            assert REGISTRY[case.accepts].scope is Scope.ACCEPTANCE
+        if case.outcome_rule:
+            assert REGISTRY[case.outcome_rule].scope is Scope.OUTCOME
+        assert (case.status == "4xx") == (case.mistake is not None)
 
 
 def test_invalid_case_file_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
-        "description: x\ntests:\n  - description: y\n    request: {}\n"
-        "    expect: {status: '200', rules: [stream]}\n"
+        "description: x\ntests:\n  - description: y\n    request: {}\n    expect: {status: '200'}\n"
     )
     with pytest.raises(CaseFileError, match=r"bad\.yaml"):
         load_cases(bad)
 
 
 def test_every_case_rule_and_default_is_exercised_by_some_case() -> None:
-    named = {r for path in FILES for case in load_cases(path) for r in referenced_rules(case)}
-    by_cases = {r.id for r in REGISTRY if r.scope in ("rejection", "case")}
+    cases = [case for path in FILES for case in load_cases(path)]
+    named = {r for case in cases for r in referenced_rules(case)}
+    by_cases = {r.id for r in REGISTRY if r.scope in (Scope.ACCEPTANCE, Scope.OUTCOME)}
     assert by_cases <= named
+    mistakes = {case.mistake for case in cases if case.mistake}
+    assert mistakes == set(Mistake)
+    for rule in REGISTRY.of(Scope.REJECTION):
+        assert rule.mistakes is None or rule.mistakes & mistakes, rule.id
+
+
+def test_a_mistake_is_named_exactly_for_a_rejection() -> None:
+    for expect in ("{status: 4xx}", "{status: '200', mistake: not_json}"):
+        document = "description: x\ntests:\n  - description: y\n    request: {raw: x}\n"
+        with pytest.raises(CaseFileError):
+            _load(document + f"    expect: {expect}\n")
+
+
+def _load(text: str) -> object:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "case.yaml"
+        path.write_text(text)
+        return load_cases(path)

@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from conformance._client import Client, Target
-from conformance._model import Level, Violation
-from conformance._offline import Judged, judge, recordings
+from conformance._model import Finding, Level
+from conformance._offline import RecordingResult, judge, recordings
 from conformance._profiles import load_profile
-from conformance._registry import REGISTRY
+from conformance.rules import REGISTRY
 from tests.streams import read_request_body
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,15 +42,15 @@ def expected(name: str, profile: str) -> tuple[set[str], set[str]]:
     return set(entry["must"]), set(entry.get("should", []))
 
 
-def judged(name: str, profile: str) -> Judged:
+def judged(name: str, profile: str) -> RecordingResult:
     [recording] = recordings(CORPUS / name)
     return judge(recording, load_profile(profile))
 
 
-def rule_sets(item: Judged) -> tuple[set[str], set[str]]:
+def rule_sets(item: RecordingResult) -> tuple[set[str], set[str]]:
     """(MUST rule ids, SHOULD rule ids) that the checker found broken."""
     assert item.result is not None, item.unreadable
-    fired = set(item.result.counts)
+    fired = set(item.result.found)
     return (
         {r for r in fired if REGISTRY[r].level is Level.MUST},
         {r for r in fired if REGISTRY[r].level is Level.SHOULD},
@@ -89,11 +89,11 @@ def test_an_error_inside_a_200_stream_is_a_failed_completion(name: str) -> None:
     item = judged(name, "openai")
     assert item.result is not None
     [message] = item.completion_failures
-    assert message in ("Token limit reached",) or "Tool call validation failed" in message
-    [error] = [v for v in item.result.violations if v.rule_id == "stream.error_event"]
-    at_error = [v for v in item.result.violations if v.event_index == error.event_index]
+    assert "Token limit reached" in message or "Tool call validation failed" in message
+    [error] = [v for v in item.result.findings if v.rule_id == "stream.error_event"]
+    at_error = [v for v in item.result.findings if v.event_index == error.event_index]
     assert at_error == [error], "the error event is not judged as a chunk or as framing"
-    assert not any(v.rule_id.startswith(("sse.", "chunk.")) for v in item.result.violations)
+    assert not any(v.rule_id.startswith(("sse.", "chunk.")) for v in item.result.findings)
     reasons = dict(item.not_applicable)
     assert reasons["sse.done_present"] == "not judged: the completion failed"
 
@@ -138,7 +138,7 @@ def _serve(body: bytes) -> Iterator[str]:
         server.server_close()
 
 
-def _located(violations: list[Violation], rules: set[str]) -> set[tuple[Any, ...]]:
+def _located(violations: list[Finding], rules: set[str]) -> set[tuple[Any, ...]]:
     return {
         (v.rule_id, v.event_index, v.offset, v.json_path) for v in violations if v.rule_id in rules
     }
@@ -165,9 +165,10 @@ def test_the_same_capture_gets_the_same_verdict_live(name: str, profile: str) ->
                 {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
             )
     assert live.result is not None
-    both = offline.result.applied  # rules a recording can show; live judges a few more
-    assert _located(live.result.violations, both) == _located(offline.result.violations, both)
-    assert {r for r in live.result.counts if r in both} == set(offline.result.counts)
+    # the rules a recording can show; live judges a few more
+    both = set(offline.result.judged) | set(offline.result.found)
+    assert _located(live.result.findings, both) == _located(offline.result.findings, both)
+    assert {r for r in live.result.found if r in both} == set(offline.result.found)
     assert live.result.events == offline.result.events
 
 

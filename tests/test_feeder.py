@@ -9,7 +9,7 @@ import pytest
 
 from conformance import _client
 from conformance._check import StreamChecker
-from conformance._model import Limits
+from conformance._model import Limits, Policy
 from tests.streams import completion, sse
 
 
@@ -35,7 +35,7 @@ def test_each_event_gets_the_arrival_time_of_its_last_read(
     assert feeder.flush()
     assert list(times) == [0.0, 1.0, 2.0, 2.0, 2.0]
     result = checker.finish()
-    assert result.events == 5 and not result.failures()
+    assert result.events == 5 and not Policy().failing(result.findings)
 
 
 def test_one_read_an_event_is_timed_read_by_read() -> None:
@@ -56,5 +56,5 @@ def test_a_limit_stops_the_reading_at_the_next_block(monkeypatch: pytest.MonkeyP
     feeder = _client._Feeder(checker, array("d"), start=0.0)
     verdicts = [feeder.add(data, 0.0) for data in _reads()[:3]]
     assert verdicts == [True, False, False]  # the second read completes event 2
-    assert checker.stopped and "event limit (2 events)" in checker.stopped
+    assert checker.ending and "event limit (2 events)" in checker.ending.reason
     assert not feeder.flush()

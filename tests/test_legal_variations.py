@@ -96,13 +96,13 @@ VARIATIONS: dict[str, bytes] = {
 @pytest.mark.parametrize("name", sorted(VARIATIONS))
 def test_legal_variation_passes(name: str) -> None:
     result = check(VARIATIONS[name], live=True, started_at=1_764_000_000)
-    assert result.violations == [], name
+    assert result.findings == [], name
 
 
 def test_two_choices_interleaved_pass() -> None:
     a, b = completion(index=0), completion(index=1)
     body = sse([x for pair in zip(a, b, strict=True) for x in pair])
-    assert check(body, n=2).violations == []
+    assert check(body, n=2).findings == []
 
 
 @settings(max_examples=200, deadline=None)
@@ -112,7 +112,7 @@ def test_any_byte_split_gives_the_same_verdict(data: st.DataObject) -> None:
     cuts = sorted(set(data.draw(st.lists(st.integers(1, len(body) - 1), max_size=40))))
     whole = check(body)
     split = check(body, pieces=cuts)
-    assert split.violations == whole.violations == []
+    assert split.findings == whole.findings == []
     assert split.texts == whole.texts
 
 
@@ -121,4 +121,4 @@ def test_any_byte_split_gives_the_same_verdict(data: st.DataObject) -> None:
 def test_split_inside_broken_stream_locates_the_same_violations(data: st.DataObject) -> None:
     body = good_body().replace(b"Hel", b"H\xffl") + sse([chunk("late")], done=False)
     cuts = sorted(set(data.draw(st.lists(st.integers(1, len(body) - 1), max_size=20))))
-    assert check(body, pieces=cuts).violations == check(body).violations != []
+    assert check(body, pieces=cuts).findings == check(body).findings != []

@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
+from conformance._cli_check import check_files
 from conformance._model import Limits
 from conformance._offline import judge, offline_limits, recordings
-from conformance._offline_render import check_files
 from conformance._profiles import load_profile
 from conformance.cli import main
 from tests.streams import chunk, completion, good_body, sse
@@ -116,7 +116,7 @@ def test_raw_body_violations_are_located(tmp_path: Path) -> None:
     chunks[2]["id"] = "other"
     item = judge_one(write(tmp_path, "bad.txt", sse(chunks, done=False)))
     assert item.verdict() == "not conformant"
-    by_rule = {v.rule_id: v for v in item.result.violations}
+    by_rule = {v.rule_id: v for v in item.result.findings}
     assert set(by_rule) == {"stream.id_consistent", "sse.done_present"}
     moved = by_rule["stream.id_consistent"]
     assert (moved.event_index, moved.offset, moved.json_path) == (
@@ -124,7 +124,7 @@ def test_raw_body_violations_are_located(tmp_path: Path) -> None:
         len(sse(chunks[:2], done=False)),
         "$.id",
     )
-    assert '"id":"other"' in moved.event_excerpt
+    assert '"id":"other"' in moved.excerpt
 
 
 # -- curl -i output -----------------------------------------------------------------------------
@@ -134,8 +134,10 @@ def test_curl_capture_judges_the_http_head_and_knows_the_request(tmp_path: Path)
     request = {**REQUEST, "stream_options": {"include_usage": True}}
     item = judge_one(write(tmp_path, "c.txt", curl_capture(good_body(), request=request)), "openai")
     assert item.kind == "curl"
-    assert {"http.status_ok", "http.content_type", "openai.usage_requested"} <= item.result.applied
-    assert set(item.result.counts) == {"openai.usage_requested"}  # asked, never sent
+    assert {"http.status_ok", "http.content_type", "openai.usage_requested"} <= set(
+        item.result.judged
+    )
+    assert set(item.result.found) == {"openai.usage_requested"}  # asked, never sent
     assert "http.status_ok" not in reasons(item)
 
 
@@ -147,8 +149,8 @@ def test_curl_capture_skips_an_interim_response(tmp_path: Path) -> None:
 def test_curl_exit_code_marks_an_incomplete_transfer(tmp_path: Path) -> None:
     body = sse(completion()[:2], done=False) + b"### curl exit code 28\n"
     item = judge_one(write(tmp_path, "c.txt", curl_capture(body)))
-    assert set(item.result.counts) == {"transport.complete"}
-    assert "curl exited with code 28" in item.result.violations[0].message
+    assert set(item.result.found) == {"transport.complete"}
+    assert "curl exited with code 28" in item.result.findings[0].message
     assert reasons(item)["sse.done_present"].startswith("not judged: the transfer failed")
 
 
@@ -160,7 +162,7 @@ def test_curl_gzip_body_is_decoded(tmp_path: Path) -> None:
 def test_curl_wrong_content_type_over_a_stream_is_a_violation(tmp_path: Path) -> None:
     data = curl_capture(good_body(), content_type="application/json")
     item = judge_one(write(tmp_path, "c.txt", data))
-    assert set(item.result.counts) == {"http.content_type"}
+    assert set(item.result.found) == {"http.content_type"}
 
 
 def test_curl_rejection_is_not_an_event_stream(tmp_path: Path) -> None:
@@ -187,7 +189,7 @@ def test_har_entries_with_event_streams_are_judged(tmp_path: Path) -> None:
     items = list(_judged(write(tmp_path, "x.har", data), "alphaedge"))
     assert [i.label.rsplit("#", 1)[1] for i in items] == ["entry1", "entry2"]
     assert [i.verdict() for i in items] == ["conformant", "not conformant"]
-    assert set(items[1].result.counts) == {"sse.nothing_after_done"}
+    assert set(items[1].result.found) == {"sse.nothing_after_done"}
 
 
 def test_har_without_event_stream_is_unreadable(tmp_path: Path) -> None:
@@ -244,7 +246,7 @@ def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     document = json.loads(capsys.readouterr().out)
     [item] = document["recordings"]
     assert item["verdict"] == "not conformant" and item["format"] == "sse"
-    [violation] = item["violations"]
+    [violation] = item["findings"]
     assert violation["rule"] == "chunk.object" and violation["event_index"] == 1
     assert violation["json_path"] == "$.object" and violation["offset"] > 0
     assert {"rule": "openai.usage_requested", "reason": "the request is not recorded"} in item[
@@ -291,7 +293,7 @@ def test_completion_failure_is_shown_as_such(
     )
     assert main(["check", str(write(tmp_path, "e.sse", body))]) == 1
     out = capsys.readouterr().out
-    assert "the completion failed: upstream overloaded" in out
+    assert "the completion failed mid-stream: upstream overloaded" in out
     assert "sse.done_present" not in out.split("not applicable")[0]
 
 
@@ -307,7 +309,7 @@ def test_a_line_past_the_line_limit_stops_reading(tmp_path: Path) -> None:
     body = sse([chunk("x" * 5000), *completion()])
     [recording] = recordings(write(tmp_path, "l.sse", body))
     item = judge(recording, load_profile("alphaedge"), limits=Limits(max_line=1024))
-    assert set(item.result.counts) == {"transport.within_limits"}
+    assert set(item.result.found) == {"transport.within_limits"}
 
 
 def test_memory_stays_flat_on_a_large_file(tmp_path: Path) -> None:
@@ -350,4 +352,4 @@ def _judged_or_error(path: Path) -> Any:
 def test_an_empty_event_stream_answer_is_judged_not_refused(tmp_path: Path) -> None:
     item = judge_one(write(tmp_path, "c.txt", curl_capture(b"")))
     assert item.verdict() == "not conformant"
-    assert set(item.result.counts) == {"sse.done_present"}
+    assert set(item.result.found) == {"sse.done_present"}

@@ -10,14 +10,17 @@ from typing import Any
 import pytest
 
 from conformance import _schemas
-from conformance._cases import Case, CaseOutcome, judge_outcome
 from conformance._check import StreamChecker, StreamResult
+from conformance._dispatch import Dispatcher
+from conformance._model import Expectation
 from conformance._profiles import (
     UnknownProfileError,
+    base_rule_ids,
     load_profile,
     profile_names,
 )
-from conformance._registry import REGISTRY
+from conformance._state import ChoiceState, StreamState
+from conformance.rules import REGISTRY
 from tests.streams import chunk, completion, ok_exchange, sse
 
 Chunks = list[dict[str, Any]]
@@ -32,16 +35,14 @@ def judge(
     keep_text: bool = False,
 ) -> StreamResult:
     """Check a completion made of `chunks` under `profile`."""
-    checker = StreamChecker(
-        **load_profile(profile).checker_options(), request=request, keep_text=keep_text
-    )
+    checker = StreamChecker(profile=profile, request=request, keep_text=keep_text)
     if checker.check_response(ok_exchange()):
         checker.feed(sse(chunks, done=done))
     return checker.finish()
 
 
 def fired(result: StreamResult) -> set[str]:
-    return set(result.counts)
+    return set(result.found)
 
 
 def usage(prompt: int = 5, completion_tokens: int = 3, total: int | None = None) -> dict[str, int]:
@@ -98,11 +99,13 @@ MISTRAL_WHOLE = {"id": "gSIMJiOkT", "function": {"name": "weather", "arguments":
 
 
 def _outcome(rule_id: str, finish: str | None, text: str = "", **expect: Any) -> list[Any]:
-    case = Case("f.yaml", "g", "d", "", {}, "200", ("stream",), outcome={"rule": rule_id, **expect})
-    result = StreamResult([], {}, set(), texts={0: text}, finish_reasons={0: finish})
-    outcome = CaseOutcome([], [])
-    judge_outcome(case, result, outcome)
-    return outcome.violations
+    state = StreamState(keep_text=True)
+    choice = state.choices[0] = ChoiceState(0, 0, 0, text=[text])
+    choice.finish_reason = finish
+    dispatch = Dispatcher(load_profile("openai"))
+    dispatch.outcome(rule_id, state, Expectation(**expect))
+    assert dispatch.judged[rule_id] == 1
+    return dispatch.findings
 
 
 def _set_choice(key: str, value: Any, at: int = 1) -> Callable[[Chunks], None]:
@@ -235,7 +238,8 @@ def _fired(outcome: Any) -> set[str]:
 
 
 def profile_rule_ids() -> set[str]:
-    return {r.id for r in REGISTRY if "*" not in r.profiles}
+    """The rules some profile adds to the base rules."""
+    return {r.id for r in REGISTRY} - base_rule_ids()
 
 
 def test_every_profile_rule_has_a_failing_and_a_passing_example() -> None:
@@ -268,21 +272,23 @@ def test_an_undocumented_finish_reason_fails_openai_but_passes_the_seed_doc() ->
 
 def test_usage_on_the_finish_chunk_and_twice_and_before_a_choice() -> None:
     on_finish = changed(lambda c: c[-1].update(usage=usage()))
-    assert judge(on_finish).counts == {"openai.usage_chunk": 1}
+    assert judge(on_finish).found == {"openai.usage_chunk": 1}
     twice = [*completion(), usage_chunk(), usage_chunk()]
-    assert judge(twice).counts == {"openai.usage_chunk": 1}
+    assert judge(twice).found == {"openai.usage_chunk": 1}
     early = [*completion()[:2], usage_chunk(), *completion()[2:]]
-    assert judge(early).counts == {"openai.usage_chunk": 3}  # each later choice chunk
+    assert judge(early).found == {"openai.usage_chunk": 3}  # each later choice chunk
 
 
 def test_usage_sent_although_not_asked_for() -> None:
     result = judge([*completion(), usage_chunk()], request={"stream": True})
     assert fired(result) == {"openai.usage_requested"}
-    assert "openai.usage_requested" in result.applied
+    assert result.judged["openai.usage_requested"] == 1
 
 
 def test_usage_request_rule_is_not_applied_without_the_request() -> None:
-    assert "openai.usage_requested" not in judge(completion()).applied
+    result = judge(completion())
+    assert "openai.usage_requested" not in result.judged
+    assert result.unjudged["openai.usage_requested"] == "the request is not recorded"
 
 
 def test_null_usage_counts_are_not_totals() -> None:
@@ -393,11 +399,11 @@ def test_an_unknown_profile_is_refused_with_the_known_ones() -> None:
 def test_profile_selection_is_consistent(name: str) -> None:
     profile = load_profile(name)
     ids = {r.id for r in profile.rules()}
-    assert set(profile.exclude) <= {r.id for r in REGISTRY}, "excludes only known rules"
-    assert not set(profile.exclude) & ids
-    specific = {r.id for r in REGISTRY if name in r.profiles}
-    assert specific <= ids
-    assert all(r.applies_to(name) for r in profile.rules())
+    assert set(profile.excluded) <= {r.id for r in REGISTRY}, "excludes only known rules"
+    assert not set(profile.excluded) & ids
+    added = set(profile.add) | {new for new, _ in profile.replace.values()}
+    assert added <= ids
+    assert ids == (base_rule_ids() - set(profile.excluded)) | added
 
 
 def _x_rules(schema: str, pointer: str = "", seen: set[str] | None = None) -> set[str]:
@@ -442,13 +448,14 @@ def test_schema_rules_of_a_profile_are_exactly_its_schemas_x_rules(name: str) ->
     profile = load_profile(name)
     x_rules = _x_rules(profile.chunk_schema)
     schema_scope = {r.id for r in profile.rules() if r.scope == "schema"}
+    assert schema_scope, "every profile has shape rules"
     assert schema_scope <= x_rules, "a schema rule of the profile that no schema enforces"
     assert x_rules <= {r.id for r in profile.rules()}, "an x-rule outside the profile"
 
 
 def test_excluded_rules_are_neither_applied_nor_reported() -> None:
     result = judge(changed(_set_choice("finish_reason", 7, at=-1)))
-    assert "choice.finish_reason" not in result.applied | set(result.counts)
+    assert "choice.finish_reason" not in set(result.judged) | set(result.found)
     assert fired(result) == {"openai.finish_reason"}
     text = judge(completion()[:-1], "alphaedge")
     assert fired(text) == {"stream.finish_reason_present"}

@@ -22,7 +22,8 @@ def test_exported_names_are_pinned() -> None:
             "Rule",
             "Level",
             "Limits",
-            "Violation",
+            "Finding",
+            "Policy",
             "Event",
             "Observation",
             "SSEParser",
@@ -35,6 +36,14 @@ def test_exported_names_are_pinned() -> None:
     )
     for name in conformance.__all__:
         assert getattr(conformance, name) is not None
+
+
+def test_registry_is_complete_on_import() -> None:
+    code = "import conformance; print(len(conformance.REGISTRY))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    from conformance.rules import REGISTRY
+
+    assert int(done.stdout) == len(REGISTRY) > 50
 
 
 def test_plugin_import_is_cheap() -> None:

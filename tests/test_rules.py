@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from conformance._check import StreamResult
-from conformance._model import Exchange, Level, Limits
-from conformance._registry import REGISTRY
+from conformance._model import Answer, Ending, EndingKind, Exchange, Level, Limits, Mistake
+from conformance._profiles import load_profile
+from conformance._registry import STREAM_SCOPES, Scope
+from conformance.rules import REGISTRY
 from tests.streams import (
     check,
     chunk,
@@ -74,24 +76,21 @@ def _rejection(
 ) -> Callable[[], Any]:
     def run() -> list[Any]:
         rule = REGISTRY[rule_id]
-        assert rule.check is not None
-        return list(
-            rule.check(
-                Exchange(status=status, response_headers=[("content-type", content_type)]), body
-            )
-        )
+        mistake = min(rule.mistakes) if rule.mistakes else Mistake.NOT_JSON
+        head = Exchange(status=status, response_headers=[("content-type", content_type)])
+        return list(rule.check(Answer(head, body, mistake)))
 
     return run
 
 
-def _stopped(rule_id: str, reason: str) -> Callable[[], StreamResult]:
+def _stopped(kind: EndingKind, reason: str) -> Callable[[], StreamResult]:
     def run() -> StreamResult:
         from conformance._check import StreamChecker
 
         checker = StreamChecker()
         checker.check_response(ok_exchange())
         checker.feed(sse(completion(), done=False))
-        checker.stop(reason, rule_id)
+        checker.stop(Ending(kind, reason))
         return checker.finish()
 
     return run
@@ -148,11 +147,9 @@ FAILING: dict[str, Callable[[], Any]] = {
     "request.invalid_types": _rejection("request.invalid_types", 200),
     "request.no_5xx": _rejection("request.no_5xx", 500),
     "error.json_body": _rejection("error.json_body", 400, b"<html>bad</html>", "text/html"),
-    "request.default_model": lambda: _with_http_rule("request.default_model", 400),
-    "request.default_stream": lambda: _with_http_rule(
-        "request.default_stream", 200, "application/json"
-    ),
-    "transport.complete": _stopped("transport.complete", "connection reset by peer"),
+    "request.default_model": lambda: _accepted("request.default_model", 400),
+    "request.default_stream": lambda: _accepted("request.default_stream", 200, "application/json"),
+    "transport.complete": _stopped(EndingKind.BROKEN, "connection reset by peer"),
     "transport.within_limits": lambda: check(good_body(), limits=Limits(max_events=2)),
 }
 
@@ -163,27 +160,23 @@ PASSING: dict[str, Callable[[], Any]] = {
     "request.invalid_types": _rejection("request.invalid_types", 400),
     "request.no_5xx": _rejection("request.no_5xx", 404),
     "error.json_body": _rejection("error.json_body", 422, b'{"detail": [{"msg": "x"}]}'),
-    "request.default_model": lambda: _with_http_rule("request.default_model", 200),
-    "request.default_stream": lambda: _with_http_rule("request.default_stream", 200),
+    "request.default_model": lambda: _accepted("request.default_model", 200),
+    "request.default_stream": lambda: _accepted("request.default_stream", 200),
 }
 
 
-def _with_http_rule(
-    rule_id: str, status: int, content_type: str = "text/event-stream"
-) -> StreamResult:
+def _accepted(rule_id: str, status: int, content_type: str = "text/event-stream") -> StreamResult:
     from conformance._check import StreamChecker
 
     checker = StreamChecker()
-    from tests.streams import ok_exchange as head
-
-    if checker.check_response(head(content_type, status), http_rule=rule_id):
+    if checker.check_response(ok_exchange(content_type, status), accepts=rule_id):
         checker.feed(good_body())
     return checker.finish()
 
 
 def _fired(outcome: Any) -> set[str]:
     if isinstance(outcome, StreamResult):
-        return set(outcome.counts)
+        return set(outcome.found)
     return {"fired"} if outcome else set()
 
 
@@ -208,27 +201,35 @@ def test_rule_passes_its_passing_example(rule_id: str) -> None:
 
 def test_conformant_stream_passes_every_stream_rule() -> None:
     result = check(sse(completion(created=NOW)), live=True, started_at=time.time() - 1, n=1)
-    assert result.violations == []
+    assert result.findings == []
     assert result.texts == {0: "Hello!"}
-    stream_rules = {
-        r.id
-        for r in REGISTRY
-        if r.applies_to("alphaedge")
-        and r.scope in ("response", "framing", "schema", "chunk", "end")
-    }
-    assert stream_rules <= result.applied
+    stream_rules = {r.id for r in load_profile().rules() if r.scope in STREAM_SCOPES}
+    assert stream_rules <= {rule_id for rule_id, count in result.judged.items() if count}
+    assert result.judged["chunk.id"] == result.judged["stream.id_consistent"] == 5
 
 
 def test_violation_is_located() -> None:
     result = check(sse(mutated(_set("choices.0.delta.content", 42, at=2))))
-    (violation,) = result.violations
-    assert violation.rule_id == "delta.content"
-    assert violation.level is Level.MUST
-    assert violation.event_index == 2
-    assert violation.json_path == "$.choices[0].delta.content"
-    assert violation.offset == sse(completion()[:2], done=False).__len__()
-    assert '"content":42' in violation.event_excerpt
-    assert violation.expected and violation.received
+    (finding,) = result.findings
+    assert finding.rule_id == "delta.content"
+    assert finding.level is Level.MUST
+    assert finding.event_index == 2
+    assert finding.json_path == "$.choices[0].delta.content"
+    start = len(sse(completion()[:2], done=False))
+    assert finding.offset == start
+    assert '"content":42' in finding.excerpt
+    assert finding.expected and finding.received
+    body = sse(mutated(_set("choices.0.delta.content", 42, at=2)))
+    assert finding.event == body[start : body.index(b"\n\n", start) + 2]  # as it arrived
+
+
+def test_event_bytes_are_kept_when_the_event_spans_feeds() -> None:
+    body = sse(mutated(_set("choices.0.delta.content", 42, at=2)))
+    start = len(sse(completion()[:2], done=False))
+    event = body[start : body.index(b"\n\n", start) + 2]
+    result = check(body, pieces=[start + 3, start + 10, start + 40])
+    (finding,) = result.findings
+    assert finding.event == event
 
 
 def test_all_violations_of_a_stream_are_reported_together() -> None:
@@ -236,15 +237,15 @@ def test_all_violations_of_a_stream_are_reported_together() -> None:
     chunks[2]["object"] = "chat.completion"
     result = check(sse(chunks, done=False))
     assert {"chunk.id", "chunk.object", "sse.done_present", "stream.id_consistent"} <= set(
-        result.counts
+        result.found
     )
 
 
 def test_repeated_violations_are_counted_not_all_kept() -> None:
     body = sse([chunk("x", cid=f"id-{i}") for i in range(100)] + [chunk(finish="stop")])
     result = check(body)
-    assert result.counts["stream.id_consistent"] == 100
-    assert len([v for v in result.violations if v.rule_id == "stream.id_consistent"]) == 20
+    assert result.found["stream.id_consistent"] == 100
+    assert len([f for f in result.findings if f.rule_id == "stream.id_consistent"]) == 20
 
 
 def test_should_level_rules_are_should() -> None:
@@ -262,35 +263,36 @@ def test_should_level_rules_are_should() -> None:
 
 def test_index_beyond_requested_n_is_caught_live() -> None:
     result = check(sse(completion(index=1)), n=1)
-    assert {"stream.choice_indexes", "stream.choices_complete"} == set(result.counts)
+    assert {"stream.choice_indexes", "stream.choices_complete"} == set(result.found)
 
 
 def test_repeated_finish_reason_after_finish_is_a_delta() -> None:
     result = check(sse([*completion(), chunk(finish="stop")]))
-    assert set(result.counts) == {"stream.after_finish"}
+    assert set(result.found) == {"stream.after_finish"}
 
 
 def test_wrong_status_is_not_also_blamed_on_content_type() -> None:
     result = check(b"", exchange=ok_exchange("application/json", status=500))
-    assert set(result.counts) == {"http.status_ok"}
+    assert set(result.found) == {"http.status_ok"}
 
 
 def test_live_only_rules_are_not_applied_offline() -> None:
     result = check(sse(completion(created=NOW * 1000)), live=False)
-    assert "stream.created_recent" not in result.applied
-    assert result.violations == []
+    assert "stream.created_recent" not in result.judged
+    assert result.unjudged["stream.created_recent"].startswith("needs a live exchange")
+    assert result.findings == []
 
 
 def test_duplicate_rule_id_is_an_error() -> None:
-    from conformance._registry import DuplicateRuleError, declare
+    from conformance._registry import DuplicateRuleError, framing_rule
 
     with pytest.raises(DuplicateRuleError):
-        declare("sse.utf8", level=Level.MUST, title="t", source="s", sentence="s", scope="framing")
+        framing_rule("sse.utf8", level=Level.MUST, title="t", source="s", sentence="s")(
+            lambda observation: None
+        )
 
 
 def test_every_rule_cites_its_sentence() -> None:
     for rule in REGISTRY:
         assert rule.sentence and rule.source and rule.title, rule.id
-        assert rule.check is not None or rule.scope in ("schema", "framing", "transport", "case"), (
-            rule.id
-        )
+        assert callable(rule.check) and isinstance(rule.scope, Scope), rule.id

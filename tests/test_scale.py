@@ -40,7 +40,7 @@ def test_concurrent_streams_sharing_an_id_fail(
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert "[MUST] stream.id_unique" in result.stdout.str()
-    assert "completions #0 and #1 share one id" in result.stdout.str()
+    assert "completions 1 and 2 share one id" in result.stdout.str()
 
 
 def test_concurrency_must_be_positive(pytester: pytest.Pytester) -> None:

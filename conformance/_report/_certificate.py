@@ -20,10 +20,10 @@ from typing import Any
 from conformance import __version__
 from conformance._registry import Rule
 from conformance._report._baseline import judge_baseline
-from conformance._report._collect import FAILED, NOT_APPLICABLE, PASSED, WARNING, Collector
+from conformance._report._collect import FAILED, NOT_APPLICABLE, PASSED, WARNING, Gatherer
 from conformance._report._redact import Redactor
 
-FORMAT = 1
+FORMAT = 2
 SUITE_NAME = "streaming-conformance"
 CERTIFIED, NOT_CERTIFIED = "CERTIFIED", "NOT CERTIFIED"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -44,16 +44,16 @@ class RunInfo:
 
 def build(
     info: RunInfo,
-    collector: Collector,
-    rules: list[Rule],
+    gatherer: Gatherer,
+    rules: list[Rule[Any]],
     redactor: Redactor,
     baseline: list[str] | None = None,
 ) -> dict[str, Any]:
     """The sealed certificate of a finished session."""
-    results = collector.rule_results(rules)
+    results = gatherer.rule_results(rules)
     errors = [
         {"test": redactor.text(t.nodeid), "kind": t.error, "message": redactor.text(t.message)}
-        for t in collector.errors()
+        for t in gatherer.errors()
     ]
     reasons = _reasons(results, errors, info)
     certificate = {
@@ -69,7 +69,7 @@ def build(
             "date": _utc(info.started),
             "duration_s": round(info.duration, 3),
             "strict": info.strict,
-            "tests": collector.counts(),
+            "tests": gatherer.counts(),
         },
         "rules": results,
         "summary": summary(results),
@@ -94,7 +94,7 @@ def summary(results: list[dict[str, Any]]) -> dict[str, int]:
         "should_warned": count(WARNING),
         "passed": count(PASSED),
         "not_applicable": count(NOT_APPLICABLE),
-        "violations": sum(r["counts"]["violations"] for r in results),
+        "findings": sum(r["counts"]["findings"] for r in results),
     }
 
 

@@ -1,6 +1,6 @@
-"""The controller's view of a session: each test's outcome and evidence, then rule results.
+"""The controller's view of a session: each test's record and evidence, then rule results.
 
-`Collector.add` receives every test report (under pytest-xdist, the reports the workers
+`Gatherer.add` receives every test report (under pytest-xdist, the reports the workers
 sent back), so the aggregation is the same with or without `-n`.
 """
 
@@ -12,16 +12,19 @@ from typing import Any
 
 import pytest
 
+from conformance._model import Level, Policy
 from conformance._registry import Rule
 from conformance._report._evidence import EVIDENCE
 
 MESSAGE_LIMIT = 500
+FINDINGS_KEPT = 5
+"""Findings of a rule the certificate keeps in full (with their evidence); the rest counted."""
 
 PASSED, FAILED, WARNING, NOT_APPLICABLE = "passed", "failed", "warning", "not_applicable"
 
 
 @dataclass(slots=True)
-class Outcome:
+class TestRecord:
     """One test: pytest's outcome, its evidence, and why it errored if it did."""
 
     nodeid: str
@@ -30,28 +33,41 @@ class Outcome:
     error: str = ""  # "" | "unreachable" | "error"
     message: str = ""
 
+    __test__ = False  # not a pytest test class, whatever its name
+
+    def findings(self) -> list[dict[str, Any]]:
+        """The findings of the test (as evidence data)."""
+        return list((self.evidence or {}).get("findings", []))
+
+    def exchange(self, finding: dict[str, Any]) -> dict[str, Any] | None:
+        """The exchange a finding was made in, when it was one exchange."""
+        number = finding.get("exchange")
+        exchanges = (self.evidence or {}).get("exchanges", [])
+        return exchanges[number] if number is not None and number < len(exchanges) else None
+
 
 @dataclass(slots=True)
 class RuleTally:
     """What the session showed about one rule."""
 
+    judged: int = 0
     tests: set[str] = field(default_factory=set)
     failing_tests: set[str] = field(default_factory=set)
-    violations: int = 0
+    findings: list[tuple[TestRecord, dict[str, Any]]] = field(default_factory=list)
     must: int = 0
     should: int = 0
 
 
-class Collector:
-    """Aggregates test reports into outcomes and per-rule results."""
+class Gatherer:
+    """Aggregates test reports into test records and per-rule results."""
 
-    def __init__(self, *, strict: bool) -> None:
-        self.strict = strict
-        self.tests: dict[str, Outcome] = {}
+    def __init__(self, *, policy: Policy) -> None:
+        self.policy = policy
+        self.tests: dict[str, TestRecord] = {}
 
     def add(self, report: pytest.TestReport) -> None:
         """Take one phase's report into account."""
-        test = self.tests.setdefault(report.nodeid, Outcome(report.nodeid))
+        test = self.tests.setdefault(report.nodeid, TestRecord(report.nodeid))
         if report.when == "call":
             test.outcome = report.outcome
             test.evidence = getattr(report, EVIDENCE, None)
@@ -63,18 +79,18 @@ class Collector:
         elif report.skipped and report.when == "setup":
             test.outcome = "skipped"
 
-    def _classify(self, test: Outcome, report: pytest.TestReport) -> None:
+    def _classify(self, test: TestRecord, report: pytest.TestReport) -> None:
         evidence = test.evidence or {}
         if evidence.get("unreachable"):
             test.outcome, test.error = "error", "unreachable"
-        elif not any(self.failing(v) for v in evidence.get("violations", [])):
+        elif not any(self.fails(f) for f in test.findings()):
             test.outcome, test.error = "error", "error"
         if test.error:
             test.message = evidence.get("exception") or _first_lines(report.longreprtext)
 
-    def failing(self, violation: dict[str, Any]) -> bool:
-        """Whether a violation fails its test: MUST, or SHOULD under --strict."""
-        return self.strict or violation["level"] == "MUST"
+    def fails(self, finding: dict[str, Any]) -> bool:
+        """Whether a finding (as evidence data) fails its test under the run's policy."""
+        return self.policy.fails_level(Level(finding["level"]))
 
     def counts(self) -> dict[str, int]:
         """How many tests passed, failed, errored and were skipped."""
@@ -83,57 +99,84 @@ class Collector:
             totals["errors" if test.outcome == "error" else test.outcome] += 1
         return totals
 
-    def errors(self) -> list[Outcome]:
+    def errors(self) -> list[TestRecord]:
         """Tests that ended without a conformance verdict."""
         return [t for t in self.tests.values() if t.error]
 
-    def violations(self) -> Iterator[tuple[Outcome, dict[str, Any]]]:
-        """Every recorded violation with its test."""
+    def findings(self) -> Iterator[tuple[TestRecord, dict[str, Any]]]:
+        """Every recorded finding with its test."""
         for test in self.tests.values():
-            for violation in (test.evidence or {}).get("violations", []):
-                yield test, violation
+            for finding in test.findings():
+                yield test, finding
 
     def tallies(self) -> dict[str, RuleTally]:
-        """Per rule id: the tests that applied it and the violations found."""
+        """Per rule id: what it judged, in which tests, and what it found."""
         tallies: dict[str, RuleTally] = {}
         for test in self.tests.values():
-            for rule_id in (test.evidence or {}).get("applied", []):
-                tallies.setdefault(rule_id, RuleTally()).tests.add(test.nodeid)
-        for test, violation in self.violations():
-            tally = tallies.setdefault(violation["rule_id"], RuleTally())
+            for rule_id, count in (test.evidence or {}).get("judged", {}).items():
+                tally = tallies.setdefault(rule_id, RuleTally())
+                tally.judged += count
+                tally.tests.add(test.nodeid)
+        for test, finding in self.findings():
+            tally = tallies.setdefault(finding["rule"], RuleTally())
             tally.tests.add(test.nodeid)
             tally.failing_tests.add(test.nodeid)
-            tally.violations += 1
-            tally.must += violation["level"] == "MUST"
-            tally.should += violation["level"] != "MUST"
+            tally.findings.append((test, finding))
+            tally.must += finding["level"] == "MUST"
+            tally.should += finding["level"] != "MUST"
         return tallies
 
-    def rule_results(self, rules: Iterable[Rule]) -> list[dict[str, Any]]:
+    def rule_results(self, rules: Iterable[Rule[Any]]) -> list[dict[str, Any]]:
         """One result per rule, in registry order."""
         tallies = self.tallies()
         return [self._result(rule, tallies.get(rule.id, RuleTally())) for rule in rules]
 
-    def _result(self, rule: Rule, tally: RuleTally) -> dict[str, Any]:
+    def _result(self, rule: Rule[Any], tally: RuleTally) -> dict[str, Any]:
         return {
             "id": rule.id,
             "level": str(rule.level),
             "title": rule.title,
-            "status": self.status(tally),
+            "status": self.status(rule, tally),
+            "judged": tally.judged,
             "counts": {
                 "tests": len(tally.tests),
                 "failing_tests": len(tally.failing_tests),
-                "violations": tally.violations,
+                "findings": len(tally.findings),
             },
             "tests": sorted(tally.tests),
+            "findings": [
+                certificate_finding(test, finding)
+                for test, finding in tally.findings[:FINDINGS_KEPT]
+            ],
         }
 
-    def status(self, tally: RuleTally) -> str:
-        """failed (MUST, or SHOULD under --strict), warning (SHOULD), passed, not_applicable."""
-        if tally.must or (tally.should and self.strict):
-            return FAILED
-        if tally.should:
-            return WARNING
-        return PASSED if tally.tests else NOT_APPLICABLE
+    def status(self, rule: Rule[Any], tally: RuleTally) -> str:
+        """failed (fails under the policy), warning (found, does not fail), passed (judged
+        something and found nothing), not_applicable (judged nothing)."""
+        if tally.findings:
+            return FAILED if self.policy.fails_level(rule.level) else WARNING
+        return PASSED if tally.judged else NOT_APPLICABLE
+
+
+def certificate_finding(test: TestRecord, finding: dict[str, Any]) -> dict[str, Any]:
+    """A finding with the evidence of its exchange, as the certificate keeps it."""
+    exchange = test.exchange(finding)
+    out = {"test": test.nodeid, **{k: v for k, v in finding.items() if k != "exchange"}}
+    if exchange is not None:
+        out["request"] = {
+            "method": exchange["method"],
+            "url": exchange["url"],
+            "body": exchange["request_body"],
+        }
+        out["response"] = {
+            "status": exchange["status"],
+            "reason": exchange["reason"],
+            "headers": exchange["response_headers"],
+            "stream": exchange["stream"],
+            "end": exchange["end"],
+        }
+        out["curl"] = exchange["curl"]
+    return out
 
 
 def _first_lines(text: str) -> str:

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Iterator
 from html import escape
 from typing import Any
 
-from conformance._registry import REGISTRY
-from conformance._report._collect import Collector, Outcome
+from conformance._report._collect import Gatherer, TestRecord
 from conformance._report._redact import visible_line_endings
 from conformance._report._svg import Series, arrival_chart, color
+from conformance.rules import REGISTRY
 
 DASH = "&ndash;"
 BLOCKS_SHOWN = 50
@@ -138,7 +138,7 @@ def matrix(certificate: dict[str, Any]) -> str:
     return (
         '<section id="cf-matrix"><h2>Compliance matrix</h2>'
         '<table class="cf-table cf-matrix"><thead><tr><th>Rule</th><th>Level</th>'
-        "<th>Requirement</th><th>Result</th><th>Violations</th><th>Tests</th></tr>"
+        "<th>Requirement</th><th>Result</th><th>Findings</th><th>Tests</th></tr>"
         f"</thead><tbody>{rows}</tbody></table></section>"
     )
 
@@ -153,7 +153,7 @@ def _matrix_row(result: dict[str, Any]) -> str:
         f"<td><b>{_e(result['title'])}</b>{sentence}</td>"
         f'<td class="cf-{status}"><span class="cf-badge">'
         f"{_e(status.replace('_', ' '))}</span></td>"
-        f"<td>{result['counts']['violations']}</td><td>{_tests(result['tests'])}</td></tr>"
+        f"<td>{result['counts']['findings']}</td><td>{_tests(result['tests'])}</td></tr>"
     )
 
 
@@ -167,33 +167,33 @@ def _tests(nodeids: list[str]) -> str:
 # -- evidence ----------------------------------------------------------------------------
 
 
-def summary_postfix(certificate: dict[str, Any], collector: Collector) -> list[str]:
+def summary_postfix(certificate: dict[str, Any], gatherer: Gatherer) -> list[str]:
     """Failure evidence, SHOULD warnings, errors, and timing."""
     return [
-        evidence_section("cf-failures", "Failures", collector, failing=True),
-        evidence_section("cf-warnings", "SHOULD warnings", collector, failing=False),
+        evidence_section("cf-failures", "Failures", gatherer, failing=True),
+        evidence_section("cf-warnings", "SHOULD warnings", gatherer, failing=False),
         errors_section(certificate),
-        timing_section(collector),
+        timing_section(gatherer),
     ]
 
 
 def _groups(
-    collector: Collector, failing: bool
-) -> Iterator[tuple[Outcome, int | None, list[dict[str, Any]]]]:
+    gatherer: Gatherer, failing: bool
+) -> Iterator[tuple[TestRecord, int | None, list[dict[str, Any]]]]:
     """Violations grouped by test and exchange, failing ones or warnings."""
     groups: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
-    tests: dict[str, Outcome] = {}
-    for test, violation in collector.violations():
-        if collector.failing(violation) == failing:
+    tests: dict[str, TestRecord] = {}
+    for test, violation in gatherer.findings():
+        if gatherer.fails(violation) == failing:
             groups.setdefault((test.nodeid, violation["exchange"]), []).append(violation)
             tests[test.nodeid] = test
     for (nodeid, exchange), violations in groups.items():
         yield tests[nodeid], exchange, violations
 
 
-def evidence_section(anchor: str, title: str, collector: Collector, *, failing: bool) -> str:
+def evidence_section(anchor: str, title: str, gatherer: Gatherer, *, failing: bool) -> str:
     """One block per failing (or warned) exchange, with everything needed to reproduce it."""
-    groups = list(_groups(collector, failing))
+    groups = list(_groups(gatherer, failing))
     blocks = [
         evidence_block(test, exchange, violations, failing)
         for test, exchange, violations in groups[:BLOCKS_SHOWN]
@@ -205,14 +205,14 @@ def evidence_section(anchor: str, title: str, collector: Collector, *, failing: 
 
 
 def evidence_block(
-    test: Outcome, exchange: int | None, violations: list[dict[str, Any]], failing: bool
+    test: TestRecord, exchange: int | None, violations: list[dict[str, Any]], failing: bool
 ) -> str:
     """The violations of one exchange, then its request, response, transcript and curl."""
     exchanges = (test.evidence or {}).get("exchanges", [])
     found = exchanges[exchange] if exchange is not None and exchange < len(exchanges) else None
     by_rule: dict[str, list[dict[str, Any]]] = {}
     for violation in violations:
-        by_rule.setdefault(violation["rule_id"], []).append(violation)
+        by_rule.setdefault(violation["rule"], []).append(violation)
     parts = [
         f"<h3>{_e(', '.join(by_rule))}</h3>",
         f"<p>test: <code>{_e(test.nodeid)}</code></p>",
@@ -229,7 +229,7 @@ def evidence_block(
 
 def violation_html(violation: dict[str, Any]) -> str:
     """Rule, message, location, expected/received and the offending event."""
-    rule = REGISTRY.get(violation["rule_id"])
+    rule = REGISTRY.get(violation["rule"])
     title = f" - {rule.title}" if rule else ""
     rows = [
         ("Message", violation["message"]),
@@ -242,13 +242,13 @@ def violation_html(violation: dict[str, Any]) -> str:
     table = "".join(
         f"<tr><th>{k}</th><td>{_e(v)}</td></tr>" for k, v in rows if v not in (None, "")
     )
-    event = violation["event"] or violation["event_excerpt"]
+    event = violation["event"] or violation["excerpt"]
     shown = (
         (f"<p>Offending event:</p><pre class='cf-event'>{_marked(event)}</pre>") if event else ""
     )
     return (
-        f'<div class="cf-violation" data-rule="{_e(violation["rule_id"])}">'
-        f"<h4>[{_e(violation['level'])}] {_e(violation['rule_id'])}{_e(title)}</h4>"
+        f'<div class="cf-violation" data-rule="{_e(violation["rule"])}">'
+        f"<h4>[{_e(violation['level'])}] {_e(violation['rule'])}{_e(title)}</h4>"
         f'<table class="cf-table">{table}</table>{shown}</div>'
     )
 
@@ -316,17 +316,17 @@ def errors_section(certificate: dict[str, Any]) -> str:
 # -- timing ------------------------------------------------------------------------------
 
 
-def streams(collector: Collector) -> Iterator[tuple[str, int, dict[str, Any]]]:
+def streams(gatherer: Gatherer) -> Iterator[tuple[str, int, dict[str, Any]]]:
     """(test, exchange number, exchange) for every streamed response recorded."""
-    for test in collector.tests.values():
+    for test in gatherer.tests.values():
         for number, exchange in enumerate((test.evidence or {}).get("exchanges", []), 1):
             if exchange["stream"]:
                 yield test.nodeid, number, exchange
 
 
-def timing_section(collector: Collector) -> str:
+def timing_section(gatherer: Gatherer) -> str:
     """Per stream: TTFB, first content, gaps (p50/p95/max), events/s; and the chart."""
-    rows = list(streams(collector))[:TIMING_ROWS]
+    rows = list(streams(gatherer))[:TIMING_ROWS]
     charted = [(n, e) for n in rows if (e := n[2]["timing"]["arrivals_ms"])][:CHART_STREAMS]
     chart = arrival_chart([Series(f"{t} #{k}", arrivals) for (t, k, _), arrivals in charted])
     swatches = {(t, k): color(i) for i, ((t, k, _), _) in enumerate(charted)}
@@ -367,12 +367,12 @@ def _timing_row(test: str, number: int, exchange: dict[str, Any], swatch: str | 
 def row_extra(evidence: dict[str, Any], failing: Iterable[bool]) -> str:
     """A test's evidence for its row of the results table."""
     flags = list(failing)
-    rules = ", ".join(evidence["applied"]) or "none"
+    rules = ", ".join(sorted(evidence["judged"])) or "none"
     parts = [f"<p><b>Rules applied:</b> {_e(rules)}</p>"]
-    for violation, fails in zip(evidence["violations"], flags, strict=True):
+    for violation, fails in zip(evidence["findings"], flags, strict=True):
         word = "failed" if fails else "warning"
         parts.append(
-            f"<p>{word}: <code>{_e(violation['rule_id'])}</code> at "
+            f"<p>{word}: <code>{_e(violation['rule'])}</code> at "
             f"{_e(violation['location'])}: {_e(violation['message'])}</p>"
         )
     for number, exchange in enumerate(evidence["exchanges"], 1):

@@ -11,14 +11,24 @@ from typing import Any
 import pytest
 
 from conformance._client import Target
-from conformance._registry import REGISTRY, Rule
+from conformance._model import Policy
+from conformance._registry import Rule
 from conformance._report import _certificate as certificates
-from conformance._report._collect import Collector
+from conformance._report._collect import Gatherer
 from conformance._report._evidence import EVIDENCE
 from conformance._report._html import counts_line, row_extra, summary_postfix, summary_prefix
 from conformance._report._redact import Redactor
+from conformance.rules import REGISTRY
 
 NAME = "conformance-report"
+
+
+class VerdictSink:
+    """Handed to `pytest.main(plugins=[...])` by `conformance run`: the session puts its
+    certificate here, so the run's verdict comes from the run, not from a file read back."""
+
+    def __init__(self) -> None:
+        self.certificate: dict[str, Any] | None = None
 
 
 class ReportSession:
@@ -29,19 +39,19 @@ class ReportSession:
         config: pytest.Config,
         target: Target,
         *,
-        strict: bool,
+        policy: Policy,
         insecure: bool,
         certificate: Path | None = None,
         baseline: list[str] | None = None,
     ) -> None:
         self.config = config
         self.target = target
-        self.strict = strict
+        self.policy = policy
         self.insecure = insecure
         self.path = certificate
         self.baseline = baseline
         self.redactor = Redactor(target.secrets())
-        self.collector = Collector(strict=strict)
+        self.gatherer = Gatherer(policy=policy)
         self.started = time.time()
         self.certificate: dict[str, Any] | None = None
         self.html_report: Any = None  # pytest-html's report data, for the title
@@ -50,10 +60,10 @@ class ReportSession:
         self.started = time.time()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.collector.add(report)
+        self.gatherer.add(report)
         evidence = getattr(report, EVIDENCE, None)
         if report.when == "call" and evidence and self.config.getoption("htmlpath", None):
-            flags = [self.collector.failing(v) for v in evidence["violations"]]
+            flags = [self.gatherer.fails(f) for f in evidence["findings"]]
             extra = {
                 "name": "conformance",
                 "format_type": "html",
@@ -67,6 +77,9 @@ class ReportSession:
         certificate = self.final()
         if self.path is not None:
             certificates.write(certificate, self.path)
+        for plugin in self.config.pluginmanager.get_plugins():
+            if isinstance(plugin, VerdictSink):
+                plugin.certificate = certificate
         if self.html_report is not None:  # pytest-html writes the page after this hook
             self.html_report.title = f"{certificate['verdict']}: {self._title()}"
         if self.baseline is not None and session.exitstatus in (0, 1):
@@ -80,14 +93,14 @@ class ReportSession:
                 self.target.base_url,
                 self.target.model,
                 self.target.profile,
-                self.strict,
+                self.policy.fail_on_should,
                 self.insecure,
                 self.started,
                 time.time() - self.started,
             )
             self.certificate = certificates.build(
                 info,
-                self.collector,
+                self.gatherer,
                 profile_rules(self.target.profile),
                 self.redactor,
                 self.baseline,
@@ -127,24 +140,21 @@ class ReportSession:
     ) -> None:
         certificate = self.final()
         prefix.extend(summary_prefix(certificate))
-        postfix.extend(summary_postfix(certificate, self.collector))
+        postfix.extend(summary_postfix(certificate, self.gatherer))
 
 
-def profile_rules(name: str) -> list[Rule]:
+def profile_rules(name: str) -> list[Rule[Any]]:
     """The rules a certificate lists: those of the profile (not those it excludes)."""
-    from conformance._profiles import UnknownProfileError, load_profile
+    from conformance._profiles import load_profile
 
-    try:
-        return load_profile(name).rules()
-    except UnknownProfileError:
-        return [rule for rule in REGISTRY if rule.applies_to(name)]
+    return load_profile(name).rules()
 
 
 def create(
     config: pytest.Config,
     target: Target,
     *,
-    strict: bool,
+    policy: Policy,
     insecure: bool,
     certificate: str | None,
     baseline: str | None,
@@ -161,7 +171,7 @@ def create(
     return ReportSession(
         config,
         target,
-        strict=strict,
+        policy=policy,
         insecure=insecure,
         certificate=Path(certificate) if certificate else None,
         baseline=ids,

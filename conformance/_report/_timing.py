@@ -7,10 +7,6 @@ from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
 
-import orjson
-
-from conformance._sse import SSEParser
-
 ARRIVALS_KEPT = 2000
 """Arrival times kept per stream for the chart (evenly thinned beyond this)."""
 
@@ -26,32 +22,6 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 3)
-
-
-def first_content_index(transcript: bytes) -> int | None:
-    """Index of the first event whose chunk carries non-empty `delta.content`."""
-    parser = SSEParser()
-    for event in [*parser.feed(transcript), *parser.close()]:
-        if _has_content(event.data):
-            return event.index
-    return None
-
-
-def _has_content(data: str) -> bool:
-    try:
-        chunk = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return False
-    choices = chunk.get("choices") if isinstance(chunk, dict) else None
-    if not isinstance(choices, list):
-        return False
-    return any(
-        isinstance(c, dict)
-        and isinstance(c.get("delta"), dict)
-        and isinstance(c["delta"].get("content"), str)
-        and c["delta"]["content"]
-        for c in choices
-    )
 
 
 def thinned(values: Sequence[float], keep: int = ARRIVALS_KEPT) -> list[float]:

@@ -1,8 +1,10 @@
 """Every rule of the suite, registered in `conformance._registry.REGISTRY` on import.
 
-One module per area; importing this package registers them all.
+One module per area; importing this package registers them all (so `REGISTRY`, re-exported
+here, is complete).
 """
 
+from conformance._registry import REGISTRY
 from conformance.rules import framing, http, requests, schema, stream, transport
 
 # isort: split
@@ -10,6 +12,7 @@ from conformance.rules import framing, http, requests, schema, stream, transport
 from conformance.rules import features, mistral, openai
 
 __all__ = [
+    "REGISTRY",
     "features",
     "framing",
     "http",

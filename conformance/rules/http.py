@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from conformance._model import Exchange, Level
-from conformance._registry import RFC9110, SEED, WHATWG, Problem, rule
+from conformance._registry import RFC9110, SEED, WHATWG, Problem, response_rule
 
 EVENT_STREAM = "text/event-stream"
 
 
-@rule(
+@response_rule(
     "http.status_ok",
     level=Level.MUST,
     title="A valid streaming request is answered 200 OK",
     source=SEED,
     sentence="Set stream=true to receive responses as they are generated.",
-    scope="response",
 )
 def status_ok(exchange: Exchange) -> Iterator[Problem]:
     if exchange.status != 200:
@@ -39,7 +38,7 @@ def _redirect_note(exchange: Exchange) -> str:
     )
 
 
-@rule(
+@response_rule(
     "http.content_type",
     level=Level.MUST,
     title="The stream is served as text/event-stream",
@@ -48,7 +47,6 @@ def _redirect_note(exchange: Exchange) -> str:
         "This event stream format's MIME type is text/event-stream. "
         "(Parameters such as charset are allowed after the media type.)"
     ),
-    scope="response",
 )
 def content_type(exchange: Exchange) -> Iterator[Problem]:
     value = exchange.header("content-type")
@@ -58,6 +56,11 @@ def content_type(exchange: Exchange) -> Iterator[Problem]:
             expected=EVENT_STREAM,
             received=value if value is not None else "no Content-Type header",
         )
+
+
+def is_stream(exchange: Exchange) -> bool:
+    """Whether the head announces an event stream: 200 with Content-Type text/event-stream."""
+    return exchange.status == 200 and media_type(exchange.header("content-type")) == EVENT_STREAM
 
 
 def media_type(value: str | None) -> str:

@@ -7,8 +7,8 @@ OpenAI (usage counts, tool-call arguments, every choice finishing) is in `featur
 from __future__ import annotations
 
 from conformance._model import Level
-from conformance._registry import declare
-from conformance.rules.features import MISTRAL
+from conformance._registry import schema_rule
+from conformance.rules.schema import MISTRAL, schema_problem
 
 for _rule_id, _title, _sentence in (
     (
@@ -32,12 +32,6 @@ for _rule_id, _title, _sentence in (
         "string or object}; id: string; type: function (default); index: integer (default 0).",
     ),
 ):
-    declare(
-        _rule_id,
-        level=Level.MUST,
-        title=_title,
-        source=MISTRAL,
-        sentence=_sentence,
-        scope="schema",
-        profiles=frozenset({"mistral"}),
+    schema_rule(_rule_id, level=Level.MUST, title=_title, source=MISTRAL, sentence=_sentence)(
+        schema_problem
     )

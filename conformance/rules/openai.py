@@ -1,8 +1,9 @@
 """Rules of the `openai` profile: OpenAI's published CreateChatCompletionStreamResponse.
 
-The shape rules are enforced through `schemas/openai/`; the rules here judge what one chunk
-cannot show alone: how tool-call deltas follow each other, where `usage` may appear, and
-whether it appears when (and only when) the request asked for it.
+The shape rules are enforced through `schemas/openai/` (each error attributed by `x-rule`);
+the other rules judge what one chunk cannot show alone: how tool-call deltas follow each
+other, where `usage` may appear, and whether it appears when (and only when) the request
+asked for it.
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from conformance._model import Event, Level
-from conformance._registry import Problem, declare, rule
+from conformance._model import Event, Level, Need
+from conformance._registry import Problem, chunk_rule, end_rule, schema_rule
 from conformance._state import StreamState
-from conformance.rules.features import OPENAI
+from conformance.rules.schema import OPENAI, schema_problem
 
-ONLY = frozenset({"openai"})
 FIRST_KEYS = ("id", "type", "name")
 """What the first delta of a tool call carries, and no later delta of it repeats."""
 
@@ -44,26 +44,18 @@ for _rule_id, _title, _sentence in (
         "delta.function_call: {name: string, arguments: string}.",
     ),
 ):
-    declare(
-        _rule_id,
-        level=Level.MUST,
-        title=_title,
-        source=OPENAI,
-        sentence=_sentence,
-        scope="schema",
-        profiles=ONLY,
+    schema_rule(_rule_id, level=Level.MUST, title=_title, source=OPENAI, sentence=_sentence)(
+        schema_problem
     )
 
 
-@rule(
+@chunk_rule(
     "openai.created_consistent",
     level=Level.MUST,
     title="Every chunk carries the same created timestamp",
     source=OPENAI,
     sentence="created: The Unix timestamp (in seconds) of when the chat completion was "
     "created. Each chunk has the same timestamp.",
-    scope="chunk",
-    profiles=ONLY,
 )
 def created_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
     value = chunk.get("created")
@@ -79,7 +71,7 @@ def created_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) 
     )
 
 
-@rule(
+@chunk_rule(
     "openai.tool_call_deltas",
     level=Level.MUST,
     title="Tool-call deltas: index on each, id/type/name on the first delta of a call only, "
@@ -91,8 +83,6 @@ def created_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) 
         "carries id, type and name, later deltas only index and argument fragments; "
         "`index` is the call's position in the message's tool_calls.)"
     ),
-    scope="chunk",
-    profiles=ONLY,
 )
 def tool_call_deltas(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
     choices = chunk.get("choices")
@@ -166,7 +156,7 @@ def _value(call: dict[str, Any], key: str) -> Any:
     return call.get(key)
 
 
-@rule(
+@chunk_rule(
     "openai.usage_chunk",
     level=Level.MUST,
     title="A non-null usage rides only on one final chunk with choices: []",
@@ -176,8 +166,6 @@ def _value(call: dict[str, Any], key: str) -> Any:
         "contains the token usage statistics for the entire request. choices: Can also be "
         'empty for the last chunk if you set stream_options: {"include_usage": true}.'
     ),
-    scope="chunk",
-    profiles=ONLY,
 )
 def usage_chunk(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
     choices = chunk.get("choices")
@@ -192,13 +180,13 @@ def usage_chunk(state: StreamState, event: Event, chunk: dict[str, Any]) -> Prob
             return _usage_problem(
                 event,
                 "a second chunk carries usage",
-                f"usage again after event #{state.usage_event}",
+                f"usage again after event {(state.usage_event or 0) + 1}",
             )
     elif with_choices and state.usage_event is not None:
         return _usage_problem(
             event,
             "a choice arrives after the usage chunk",
-            f"choices after the usage chunk (event #{state.usage_event})",
+            f"choices after the usage chunk (event {(state.usage_event or 0) + 1})",
         )
     return None
 
@@ -214,7 +202,7 @@ def _usage_problem(event: Event, message: str, received: str) -> Problem:
     )
 
 
-@rule(
+@end_rule(
     "openai.usage_requested",
     level=Level.MUST,
     title="usage is sent when, and only when, stream_options.include_usage asks for it",
@@ -225,9 +213,7 @@ def _usage_problem(event: Event, message: str, received: str) -> Problem:
         "statistics for the entire request. usage: An optional field that will only be "
         'present when you set stream_options: {"include_usage": true} in your request.'
     ),
-    scope="end",
-    profiles=ONLY,
-    needs_request=True,
+    needs=frozenset({Need.REQUEST}),
 )
 def usage_requested(state: StreamState) -> Iterator[Problem]:
     if state.include_usage and not state.usage_chunks:

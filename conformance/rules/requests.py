@@ -1,4 +1,4 @@
-"""Rules on the answers to requests: documented defaults and rejected client mistakes."""
+"""Rules on the answers to requests: rejected client mistakes and accepted documented defaults."""
 
 from __future__ import annotations
 
@@ -6,53 +6,59 @@ from collections.abc import Iterator
 
 import orjson
 
-from conformance._model import Exchange, Level
-from conformance._registry import RFC9110, SEED, Problem, declare, rule
+from conformance._model import Answer, Exchange, Level, Mistake
+from conformance._registry import RFC9110, SEED, Problem, acceptance_rule, rejection_rule
+from conformance.rules.http import content_type, status_ok
 
 
-def _rejected(exchange: Exchange, body: bytes) -> Iterator[Problem]:
-    if exchange.status is None or not 400 <= exchange.status < 500:
+def rejected(answer: Answer) -> Iterator[Problem]:
+    """The answer to a client mistake is a 4xx."""
+    status = answer.exchange.status
+    if status is None or not 400 <= status < 500:
         yield Problem(
             "the server accepted a request it should have rejected",
             expected="a 4xx status",
-            received=str(exchange.status),
+            received=str(status),
         )
 
 
-def _register_rejection(rule_id: str, level: Level, title: str, sentence: str) -> None:
-    rule(
-        rule_id,
-        level=level,
-        title=title,
+for _rule_id, _level, _mistake, _title, _sentence in (
+    (
+        "request.malformed_json",
+        Level.MUST,
+        Mistake.NOT_JSON,
+        "A body that is not JSON is rejected with a 4xx",
+        "Request Body (a JSON object); RFC 9110 15.5.1: 400 (Bad Request) when the server "
+        "cannot process the request due to a client error (e.g., malformed request syntax).",
+    ),
+    (
+        "request.missing_messages",
+        Level.MUST,
+        Mistake.MISSING_MESSAGES,
+        "A request without messages is rejected with a 4xx",
+        "messages: array<Message>, Required. A list of messages comprising the conversation "
+        "so far.",
+    ),
+    (
+        "request.invalid_types",
+        Level.SHOULD,
+        Mistake.WRONG_TYPE,
+        "A request with a wrongly typed field is rejected with a 4xx",
+        "model: string; messages: array<Message>; stream: boolean (the documented types). "
+        "Some servers coerce types, so this is a SHOULD.",
+    ),
+):
+    rejection_rule(
+        _rule_id,
+        mistakes={_mistake},
+        level=_level,
+        title=_title,
         source=f"{SEED}; {RFC9110} 15.5",
-        sentence=sentence,
-        scope="rejection",
-    )(_rejected)
+        sentence=_sentence,
+    )(rejected)
 
 
-_register_rejection(
-    "request.malformed_json",
-    Level.MUST,
-    "A body that is not JSON is rejected with a 4xx",
-    "Request Body (a JSON object); RFC 9110 15.5.1: 400 (Bad Request) when the server "
-    "cannot process the request due to a client error (e.g., malformed request syntax).",
-)
-_register_rejection(
-    "request.missing_messages",
-    Level.MUST,
-    "A request without messages is rejected with a 4xx",
-    "messages: array<Message>, Required. A list of messages comprising the conversation so far.",
-)
-_register_rejection(
-    "request.invalid_types",
-    Level.SHOULD,
-    "A request with a wrongly typed field is rejected with a 4xx",
-    "model: string; messages: array<Message>; stream: boolean (the documented types). "
-    "Some servers coerce types, so this is a SHOULD.",
-)
-
-
-@rule(
+@rejection_rule(
     "request.no_5xx",
     level=Level.MUST,
     title="A client mistake is never answered with a 5xx",
@@ -61,18 +67,18 @@ _register_rejection(
         "15.6: The 5xx (Server Error) class of status code indicates that the server is aware "
         "that it has erred; 15.5: the 4xx class indicates that the client seems to have erred."
     ),
-    scope="rejection",
 )
-def no_5xx(exchange: Exchange, body: bytes) -> Iterator[Problem]:
-    if exchange.status is not None and exchange.status >= 500:
+def no_5xx(answer: Answer) -> Iterator[Problem]:
+    status = answer.exchange.status
+    if status is not None and status >= 500:
         yield Problem(
             "a client mistake was answered as a server error",
             expected="a 4xx status",
-            received=str(exchange.status),
+            received=str(status),
         )
 
 
-@rule(
+@rejection_rule(
     "error.json_body",
     level=Level.MUST,
     title="An error answer carries a JSON body",
@@ -81,9 +87,9 @@ def no_5xx(exchange: Exchange, body: bytes) -> Iterator[Problem]:
         "Except when responding to a HEAD request, the server SHOULD send a representation "
         "containing an explanation of the error situation. (The API's bodies are JSON.)"
     ),
-    scope="rejection",
 )
-def json_body(exchange: Exchange, body: bytes) -> Iterator[Problem]:
+def json_body(answer: Answer) -> Iterator[Problem]:
+    exchange, body = answer.exchange, answer.body
     if exchange.status is None or exchange.status < 400:
         return
     try:
@@ -96,19 +102,24 @@ def json_body(exchange: Exchange, body: bytes) -> Iterator[Problem]:
         )
 
 
-declare(
-    "request.default_model",
-    level=Level.SHOULD,
-    title="model may be omitted (documented default)",
-    source=SEED,
-    sentence="model: string, Required, Default Value: alphaedge-large-3-2512",
-    scope="case",
-)
-declare(
-    "request.default_stream",
-    level=Level.SHOULD,
-    title="stream may be omitted (documented default true)",
-    source=SEED,
-    sentence="stream: boolean, Required, Default Value: true",
-    scope="case",
-)
+def accepted(exchange: Exchange) -> Iterator[Problem]:
+    """A valid request is answered with a stream: 200 and text/event-stream."""
+    yield from status_ok(exchange)
+    yield from content_type(exchange)
+
+
+for _rule_id, _title, _sentence in (
+    (
+        "request.default_model",
+        "model may be omitted (documented default)",
+        "model: string, Required, Default Value: alphaedge-large-3-2512",
+    ),
+    (
+        "request.default_stream",
+        "stream may be omitted (documented default true)",
+        "stream: boolean, Required, Default Value: true",
+    ),
+):
+    acceptance_rule(_rule_id, level=Level.SHOULD, title=_title, source=SEED, sentence=_sentence)(
+        accepted
+    )

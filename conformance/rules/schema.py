@@ -1,9 +1,24 @@
-"""Rules on one chunk's shape, enforced through the `x-rule` annotations in `schemas/`."""
+"""Rules on one chunk's shape, enforced through the `x-rule` annotations in `schemas/`.
+
+A chunk is validated once against the profile's chunk schema; each error is attributed to
+the `x-rule` of the deepest schema that failed and handed to that rule's check, which words
+it. The shape rules of the openai and mistral contracts are in `openai` and `mistral`.
+"""
 
 from __future__ import annotations
 
 from conformance._model import Level
-from conformance._registry import SEED, declare
+from conformance._registry import SEED, Problem, schema_rule
+from conformance._schemas import SchemaError
+
+OPENAI = "OpenAI API reference, CreateChatCompletionStreamResponse"
+MISTRAL = "Mistral AI API reference, CompletionChunk"
+
+
+def schema_problem(error: SchemaError) -> Problem:
+    """A schema error, as the problem of the rule it is attributed to."""
+    return Problem(error.message, error.expected, error.received, error.json_path)
+
 
 _SCHEMA_RULES = (
     ("chunk.id", "`id` is a non-empty string", "A unique identifier for the completion."),
@@ -48,6 +63,6 @@ _SCHEMA_RULES = (
 )
 
 for _rule_id, _title, _sentence in _SCHEMA_RULES:
-    declare(
-        _rule_id, level=Level.MUST, title=_title, source=SEED, sentence=_sentence, scope="schema"
+    schema_rule(_rule_id, level=Level.MUST, title=_title, source=SEED, sentence=_sentence)(
+        schema_problem
     )

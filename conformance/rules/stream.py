@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from conformance._model import Event, Level
-from conformance._registry import SEED, Problem, rule
+from conformance._model import Event, Level, Need
+from conformance._registry import SEED, Judges, Problem, chunk_rule, end_rule, session_rule
 from conformance._state import StreamState
 
 RECENT_SECONDS = 600
@@ -25,17 +25,22 @@ def _changed(event: Event, key: str, first: Any, value: Any) -> Problem:
     )
 
 
+CHUNKS = Judges(lambda state: state.chunks > 0, "no chunk was delivered")
+CHOICES = Judges(lambda state: bool(state.choices), "no chunk carried a choice")
+CREATED = Judges(
+    lambda state: type(state.first_created) is int, "no chunk carried an integer created"
+)
+
 # The chunk rules run on every chunk: each returns early on the common, conformant case
 # (about 0.1 us), so that checking every rule stays cheaper than decoding the JSON.
 
 
-@rule(
+@chunk_rule(
     "stream.id_consistent",
     level=Level.MUST,
     title="Every chunk of a completion carries the same id",
     source=SEED,
     sentence="id: A unique identifier for the completion.",
-    scope="chunk",
 )
 def id_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
     value = chunk.get("id")
@@ -44,13 +49,12 @@ def id_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) -> Pr
     return _changed(event, "id", state.first_id, value)
 
 
-@rule(
+@chunk_rule(
     "stream.created_consistent",
     level=Level.SHOULD,
     title="Every chunk carries the same created timestamp",
     source=SEED,
     sentence="created: The Unix timestamp of when the completion was created.",
-    scope="chunk",
 )
 def created_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
     value = chunk.get("created")
@@ -59,13 +63,12 @@ def created_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) 
     return _changed(event, "created", state.first_created, value)
 
 
-@rule(
+@chunk_rule(
     "stream.model_consistent",
     level=Level.SHOULD,
     title="Every chunk names the same model",
     source=SEED,
     sentence="model: The model used for the completion.",
-    scope="chunk",
 )
 def model_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
     value = chunk.get("model")
@@ -102,13 +105,12 @@ def _carries(entry: dict[str, Any]) -> bool:
     return any(value not in (None, "", [], {}) for value in delta.values())
 
 
-@rule(
+@chunk_rule(
     "stream.after_finish",
     level=Level.MUST,
     title="Nothing arrives for a choice after its finish_reason",
     source=SEED,
     sentence='"finish_reason": null (a choice is open until its finish_reason is set)',
-    scope="chunk",
 )
 def after_finish(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
     if not state.finished:  # no choice has finished yet
@@ -118,7 +120,7 @@ def after_finish(state: StreamState, event: Event, chunk: dict[str, Any]) -> Pro
         if choice is not None and choice.finished_at is not None and _carries(entry):
             return Problem(
                 f"choice {index} received a delta after it finished",
-                expected=f"no chunk for choice {index} after event #{choice.finished_at}",
+                expected=f"no chunk for choice {index} after event {choice.finished_at + 1}",
                 received=f"a delta for choice {index}",
                 json_path="$.choices",
                 event_index=event.index,
@@ -127,13 +129,12 @@ def after_finish(state: StreamState, event: Event, chunk: dict[str, Any]) -> Pro
     return None
 
 
-@rule(
+@chunk_rule(
     "stream.choice_indexes",
     level=Level.MUST,
     title="Choice indexes are 0..n-1, each once per chunk",
     source=SEED,
     sentence='"index": 0 (choices are numbered from 0, one index per requested choice)',
-    scope="chunk",
 )
 def choice_indexes(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
     limit = state.requested_n
@@ -160,13 +161,13 @@ def _distinct_in_range(indexes: list[int], limit: int | None) -> bool:
     return in_range and len(set(indexes)) == len(indexes)
 
 
-@rule(
+@end_rule(
     "stream.has_delta",
+    judges=CHUNKS,
     level=Level.MUST,
     title="A completion carries at least one choice delta",
     source=SEED,
     sentence="choices: The list of completion choices.",
-    scope="end",
 )
 def has_delta(state: StreamState) -> Iterator[Problem]:
     if state.chunks and not state.choices:
@@ -177,13 +178,13 @@ def has_delta(state: StreamState) -> Iterator[Problem]:
         )
 
 
-@rule(
+@end_rule(
     "stream.choices_complete",
+    judges=CHOICES,
     level=Level.MUST,
     title="Every choice 0..n-1 of a completion is delivered",
     source=SEED,
     sentence='"index": 0 (choices are numbered from 0, one index per requested choice)',
-    scope="end",
 )
 def choices_complete(state: StreamState) -> Iterator[Problem]:
     if not state.choices:
@@ -199,13 +200,13 @@ def choices_complete(state: StreamState) -> Iterator[Problem]:
         )
 
 
-@rule(
+@end_rule(
     "stream.finish_reason_present",
+    judges=CHOICES,
     level=Level.SHOULD,
     title="Each choice ends with a finish_reason",
     source=SEED,
     sentence='"finish_reason": null (set to the reason when the choice ends)',
-    scope="end",
 )
 def finish_reason_present(state: StreamState) -> Iterator[Problem]:
     return unfinished_choices(state)
@@ -218,20 +219,20 @@ def unfinished_choices(state: StreamState) -> Iterator[Problem]:
             yield Problem(
                 f"choice {choice.index} never received a finish_reason",
                 expected="a non-null finish_reason on the last chunk of the choice",
-                received=f"finish_reason null or absent through event #{choice.last_event}",
+                received=f"finish_reason null or absent through event {choice.last_event + 1}",
                 json_path=f"$.choices[{choice.index}].finish_reason",
                 event_index=choice.last_event,
             )
 
 
-@rule(
+@end_rule(
     "stream.created_recent",
+    judges=CREATED,
+    needs=frozenset({Need.LIVE}),
     level=Level.SHOULD,
     title="created is a Unix time in seconds, near the current time",
     source=SEED,
     sentence="created: The Unix timestamp of when the completion was created.",
-    scope="end",
-    live_only=True,
 )
 def created_recent(state: StreamState) -> Iterator[Problem]:
     created = state.first_created
@@ -248,21 +249,19 @@ def created_recent(state: StreamState) -> Iterator[Problem]:
     )
 
 
-@rule(
+@session_rule(
     "stream.id_unique",
     level=Level.MUST,
     title="Two completions never share an id",
     source=SEED,
     sentence="id: A unique identifier for the completion.",
-    scope="session",
-    live_only=True,
 )
-def id_unique(ids: Iterable[str]) -> Iterator[Problem]:
+def id_unique(ids: Sequence[str]) -> Iterator[Problem]:
     seen: dict[str, int] = {}
     for number, completion_id in enumerate(ids):
         if completion_id in seen:
             yield Problem(
-                f"completions #{seen[completion_id]} and #{number} share one id",
+                f"completions {seen[completion_id] + 1} and {number + 1} share one id",
                 expected="a distinct id per completion",
                 received=repr(completion_id),
                 json_path="$.id",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from conformance._model import Level
-from conformance._registry import RFC9110, SUITE, declare
+from conformance._model import Ending, Level, Need
+from conformance._registry import RFC9110, SUITE, Problem, transport_rule
 
-declare(
+
+@transport_rule(
     "transport.complete",
+    needs=frozenset({Need.TRANSPORT}),
     level=Level.MUST,
     title="The response is delivered completely",
     source=f"{RFC9110} 6.1; RFC 9112 7.1",
@@ -14,9 +16,14 @@ declare(
         "A message is complete when all of the octets indicated by its framing are available "
         "(a chunked body ends with a zero-length last chunk)."
     ),
-    scope="transport",
 )
-declare(
+def complete(ending: Ending) -> Problem | None:
+    if ending.kind.is_limit:
+        return None
+    return Problem(ending.reason, offset=ending.offset, event_index=ending.event_index)
+
+
+@transport_rule(
     "transport.within_limits",
     level=Level.MUST,
     title="The stream stays within the client's limits",
@@ -25,5 +32,8 @@ declare(
         "A stream that stalls past the idle timeout, outlives the deadline, or exceeds the "
         "event, byte or line limits cannot be certified."
     ),
-    scope="transport",
 )
+def within_limits(ending: Ending) -> Problem | None:
+    if not ending.kind.is_limit:
+        return None
+    return Problem(ending.reason, offset=ending.offset, event_index=ending.event_index)

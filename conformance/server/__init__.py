@@ -10,7 +10,7 @@ from ._app import create_app
 from ._faults import FAULTS, Fault
 from ._hostile import HostileServer
 from ._request import DEFAULT_MODEL, MODELS
-from ._run import ServerThread, serve
+from ._thread import ServerThread, serve
 from ._variations import VARIATIONS, Variation
 
 __all__ = [

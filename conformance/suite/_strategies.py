@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from conformance._model import Mistake
 from conformance._schemas import load
 
 CONVERSATION_ROLES = ("user", "assistant")
@@ -16,13 +17,13 @@ matching id; the tool-call cases of the profiles exercise it instead."""
 
 Body = dict[str, Any]
 
-MUTATIONS: dict[str, tuple[str, Callable[[Body], Body]]] = {
-    "messages missing": ("request.missing_messages", lambda body: _without(body, "messages")),
-    "messages not an array": ("request.invalid_types", lambda body: {**body, "messages": "Hello!"}),
-    "model not a string": ("request.invalid_types", lambda body: {**body, "model": 42}),
-    "stream not a boolean": ("request.invalid_types", lambda body: {**body, "stream": "true"}),
+MUTATIONS: dict[str, tuple[Mistake, Callable[[Body], Body]]] = {
+    "messages missing": (Mistake.MISSING_MESSAGES, lambda body: _without(body, "messages")),
+    "messages not an array": (Mistake.WRONG_TYPE, lambda body: {**body, "messages": "Hello!"}),
+    "model not a string": (Mistake.WRONG_TYPE, lambda body: {**body, "model": 42}),
+    "stream not a boolean": (Mistake.WRONG_TYPE, lambda body: {**body, "stream": "true"}),
 }
-"""Ways to break one documented field, with the rule that judges the answer."""
+"""Ways to break one documented field, with the client mistake each makes."""
 
 
 def _without(body: dict[str, Any], key: str) -> dict[str, Any]:

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from conformance._cases import judge_session
 from conformance._client import Client, LiveResult, Target
-from conformance._model import Level, Violation
-from conformance._registry import REGISTRY
+from conformance._outcome import Outcome
+from conformance._profiles import load_profile
 from conformance.plugin import Settings, judge
 
 START_TIMEOUT = 30.0
@@ -59,20 +60,6 @@ def _throughput(lives: list[LiveResult], seconds: float) -> dict[str, Any]:
     }
 
 
-def _distinct_ids(lives: list[LiveResult]) -> list[Violation]:
-    rule = REGISTRY["stream.id_unique"]
-    assert rule.check is not None
-    ids = [
-        live.result.completion_id
-        for live in lives
-        if live.result is not None and live.result.completion_id
-    ]
-    return [
-        Violation(rule.id, Level.MUST, p.message, p.expected, p.received, json_path=p.json_path)
-        for p in rule.check(ids)
-    ]
-
-
 def test_concurrent_streams_are_conformant_with_distinct_ids(
     request: pytest.FixtureRequest, conformance_settings: Settings
 ) -> None:
@@ -82,6 +69,7 @@ def test_concurrent_streams_are_conformant_with_distinct_ids(
         pytest.skip("no conformance target: pass --target-url")
     lives, seconds = _run_all(target, conformance_settings.concurrency)
     request.node.user_properties.append(("throughput", _throughput(lives, seconds)))
-    violations = [v for live in lives if live.result for v in live.result.violations]
-    applied = {"stream.id_unique"}.union(*(live.result.applied for live in lives if live.result))
-    judge(request.node, [*violations, *_distinct_ids(lives)], lives[0].curl, applied, lives)
+    outcome = Outcome(lives)
+    ids = [live.result.completion_id for live in lives if live.result]
+    judge_session(outcome, [i for i in ids if i], load_profile(target.profile))
+    judge(request.node, outcome)

@@ -1,8 +1,9 @@
-"""What `conformance check` prints: a verdict and every violation per recording, as text
-for people or JSON for machines."""
+"""The `conformance check` front end: judge recorded streams, print a verdict and every
+finding per recording, as text for people or JSON for machines."""
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,29 +11,27 @@ from typing import Any
 
 import orjson
 
-from conformance._model import Violation
-from conformance._offline import Judged, UnreadableError, judge, recordings
+from conformance._model import DEFAULT_PROFILE, Policy
+from conformance._offline import RecordingResult, UnreadableError, judge, recordings
 from conformance._profiles import Profile, UnknownProfileError, load_profile
-from conformance._registry import REGISTRY
-from conformance._render import render_violation
+from conformance._render import render_finding
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 KINDS = {"sse": "raw SSE body", "curl": "curl -i capture", "har": "HAR entry"}
 
 
-def render_text(judged: Judged, *, strict: bool = False, show_text: bool = False) -> str:
-    """One recording's verdict, its violations, what was not applicable, and its text."""
+def render_text(judged: RecordingResult, policy: Policy, *, show_text: bool = False) -> str:
+    """One recording's verdict, its findings, what it could not judge, and its text."""
     if judged.unreadable is not None:
         return f"{judged.label}: UNREADABLE: {judged.unreadable}"
     result = judged.result
     assert result is not None
     lines = [
-        f"{judged.label}: {judged.verdict(strict=strict).upper()} (profile "
+        f"{judged.label}: {judged.verdict(policy).upper()} (profile "
         f"{judged.profile}, {KINDS[judged.kind]}, {result.events} events, "
         f"{result.body_bytes:,} bytes)"
     ]
-    lines += [f"  the completion failed: {message}" for message in judged.completion_failures]
-    lines += [_indent(render_violation(v)) for v in result.violations]
+    lines += [_indent(render_finding(f)) for f in result.findings]
     lines += _omitted(judged)
     if judged.not_applicable:
         lines.append(f"  not applicable ({len(judged.not_applicable)}):")
@@ -46,17 +45,17 @@ def _indent(block: str) -> str:
     return "\n".join("  " + line for line in block.splitlines())
 
 
-def _omitted(judged: Judged) -> list[str]:
+def _omitted(judged: RecordingResult) -> list[str]:
     assert judged.result is not None
-    kept = Counter(v.rule_id for v in judged.result.violations)
+    kept = Counter(f.rule_id for f in judged.result.findings)
     return [
-        f"  ... {rule_id}: {count - kept[rule_id]} more violation(s) not shown"
-        for rule_id, count in judged.result.counts.items()
+        f"  ... {rule_id}: {count - kept[rule_id]} more finding(s) not shown"
+        for rule_id, count in judged.result.found.items()
         if count > kept[rule_id]
     ]
 
 
-def _message_text(judged: Judged) -> list[str]:
+def _message_text(judged: RecordingResult) -> list[str]:
     assert judged.result is not None
     lines = []
     indexes = sorted(set(judged.result.texts) | set(judged.tool_calls))
@@ -69,30 +68,30 @@ def _message_text(judged: Judged) -> list[str]:
     return lines or ["  (no choice delivered any text)"]
 
 
-def summary(judged: list[Judged], *, strict: bool = False) -> str:
+def summary(judged: list[RecordingResult], policy: Policy) -> str:
     """One line counting the verdicts."""
-    counts = Counter(j.verdict(strict=strict) for j in judged)
+    counts = Counter(j.verdict(policy) for j in judged)
     parts = [
         f"{counts[v]} {v}" for v in ("conformant", "not conformant", "unreadable") if counts[v]
     ]
     return f"{len(judged)} recording(s): {', '.join(parts) or 'none'}"
 
 
-def render_json(judged: list[Judged], *, strict: bool = False, show_text: bool = False) -> bytes:
+def render_json(judged: list[RecordingResult], policy: Policy, *, show_text: bool = False) -> bytes:
     """Every verdict as one JSON document."""
     document = {
-        "recordings": [_as_dict(j, strict, show_text) for j in judged],
-        "summary": dict(Counter(j.verdict(strict=strict) for j in judged)),
+        "recordings": [_as_dict(j, policy, show_text) for j in judged],
+        "summary": dict(Counter(j.verdict(policy) for j in judged)),
     }
     return orjson.dumps(document, option=orjson.OPT_INDENT_2)
 
 
-def _as_dict(judged: Judged, strict: bool, show_text: bool) -> dict[str, Any]:
+def _as_dict(judged: RecordingResult, policy: Policy, show_text: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "recording": judged.label,
         "format": judged.kind,
         "profile": judged.profile,
-        "verdict": judged.verdict(strict=strict),
+        "verdict": judged.verdict(policy),
     }
     if judged.unreadable is not None:
         return {**out, "error": judged.unreadable}
@@ -102,8 +101,9 @@ def _as_dict(judged: Judged, strict: bool, show_text: bool) -> dict[str, Any]:
         events=result.events,
         bytes=result.body_bytes,
         completion_failed=judged.completion_failures,
-        violations=[_violation(v) for v in result.violations],
-        counts=result.counts,
+        findings=[f.as_dict() for f in result.findings],
+        found=result.found,
+        judged=result.judged,
         not_applicable=[{"rule": r, "reason": why} for r, why in judged.not_applicable],
     )
     if show_text:
@@ -120,59 +120,42 @@ def _as_dict(judged: Judged, strict: bool, show_text: bool) -> dict[str, Any]:
     return out
 
 
-def _violation(violation: Violation) -> dict[str, Any]:
-    rule = REGISTRY.get(violation.rule_id)
-    return {
-        "rule": violation.rule_id,
-        "level": str(violation.level),
-        "title": rule.title if rule else "",
-        "message": violation.message,
-        "event_index": violation.event_index,
-        "offset": violation.offset,
-        "json_path": violation.json_path,
-        "expected": violation.expected,
-        "received": violation.received,
-        "event": violation.event_excerpt,
-    }
-
-
 def check_files(
     paths: list[str],
     *,
-    profile: str = "alphaedge",
+    profile: str = DEFAULT_PROFILE,
     fmt: str = "text",
     show_text: bool = False,
     strict: bool = False,
 ) -> int:
     """`conformance check`: 0 all conformant, 1 some not conformant, 2 a file unreadable."""
-    import sys
-
     try:
         chosen = load_profile(profile)
     except UnknownProfileError as exc:
         print(f"conformance check: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
+    policy = Policy(fail_on_should=strict)
     judged = [j for path in paths for j in _judge_path(Path(path), chosen, show_text)]
     if fmt == "json":
-        sys.stdout.buffer.write(render_json(judged, strict=strict, show_text=show_text) + b"\n")
+        sys.stdout.buffer.write(render_json(judged, policy, show_text=show_text) + b"\n")
     else:
         for item in judged:
-            print(render_text(item, strict=strict, show_text=show_text))
-        print(summary(judged, strict=strict))
-    return exit_code(judged, strict=strict)
+            print(render_text(item, policy, show_text=show_text))
+        print(summary(judged, policy))
+    return exit_code(judged, policy)
 
 
-def _judge_path(path: Path, profile: Profile, keep_text: bool) -> Iterator[Judged]:
+def _judge_path(path: Path, profile: Profile, keep_text: bool) -> Iterator[RecordingResult]:
     try:
         for recording in recordings(path):
             yield judge(recording, profile, keep_text=keep_text)
     except UnreadableError as exc:
-        yield Judged(str(path), "sse", profile.name, None, unreadable=str(exc))
+        yield RecordingResult(str(path), "sse", profile.name, None, unreadable=str(exc))
 
 
-def exit_code(judged: list[Judged], *, strict: bool = False) -> int:
+def exit_code(judged: list[RecordingResult], policy: Policy) -> int:
     """The exit status of a `conformance check` run over `judged`."""
-    verdicts = {j.verdict(strict=strict) for j in judged}
+    verdicts = {j.verdict(policy) for j in judged}
     if "unreadable" in verdicts:
         return EXIT_UNREADABLE
     return EXIT_FAILED if "not conformant" in verdicts else EXIT_OK

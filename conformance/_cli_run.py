@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import re
 import sys
 from collections.abc import Iterator
@@ -99,24 +98,18 @@ def pytest_arguments(
 def run(args: argparse.Namespace, extra: list[str]) -> int:
     """Run the suite; 0 certified, 1 not certified, 2 usage or connection errors."""
     from conformance._report._certificate import exit_code
+    from conformance._report._session import VerdictSink
 
     started = datetime.now(UTC)
     extra = extra[1:] if extra[:1] == ["--"] else extra
+    sink = VerdictSink()
     with _target(args.target_url) as url:
         paths = report_paths(Path(args.out), url, started)
-        code = pytest.main(pytest_arguments(args, url, extra, paths))
-    certificate = _read(paths.json)
+        code = pytest.main(pytest_arguments(args, url, extra, paths), plugins=[sink])
+    certificate = sink.certificate
     status = exit_code(certificate, int(code))
     _summary(certificate, paths, status, int(code))
     return status
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _summary(
