@@ -4,11 +4,12 @@
     python peers/table.py table [--dir peers/certificates] [--out peers/COMPATIBILITY.md]
     python peers/table.py check ACTUAL_DIR [--expected peers/certificates]
 
-`collect` turns one `conformance run --out REPORT_DIR` into OUT_DIR/NAME.results.json
-(verdict, MUST failures with their evidence, SHOULD warnings) and copies the run's JSON
-certificate, when `conformance run` wrote one, to OUT_DIR/NAME.json. The verdict and the
-rule ids come from the certificate when there is one, else from the run's JUnit XML; the
-evidence (what was received, the request body) always comes from the JUnit failure text.
+`collect` turns the JSON certificate of one `conformance run --out REPORT_DIR` into
+OUT_DIR/NAME.results.json (verdict, MUST failures with their evidence, SHOULD warnings) and
+copies the certificate to OUT_DIR/NAME.json. Everything comes from the certificate, which
+carries each finding with its request and the answer's status, headers and body: no
+rendered text is parsed and no request is sent again. A run without a certificate (it
+crashed) is an ERROR.
 `table` renders COMPATIBILITY.md from the results files; `check` exits 1 when a verdict or
 a set of failing MUST rule ids differs from the committed results (SHOULD differences are
 printed, not failed: the property tests draw their requests at random).
@@ -19,73 +20,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-import urllib.error
-import urllib.request
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ORDER = ("vllm", "litellm", "transformers", "llamacpp")
-BLOCK = re.compile(r"^(?:E\s+)?\[(MUST|SHOULD)\] (\S+) - ", re.M)
-BODY = re.compile(r"--data-binary '(.*)'\s*$", re.M)
 EXCERPT = 160
 
 
 # -- collect ------------------------------------------------------------------------------
 
 
-def _blocks(text: str) -> list[tuple[str, str, dict[str, str]]]:
-    """(level, rule id, {message, at, expected, received}) for each violation in `text`."""
-    found = []
-    starts = list(BLOCK.finditer(text))
-    for i, match in enumerate(starts):
-        end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
-        # pytest prefixes the lines of an assertion it prints (property tests) with "E".
-        lines = [
-            re.sub(r"^E\s+", "", line.strip()) for line in text[match.end() : end].splitlines()[1:]
-        ]
-        fields = {"message": lines[0] if lines else ""}
-        for line in lines[1:]:
-            key, sep, value = line.partition(": ")
-            if sep and key in ("at", "expected", "received"):
-                fields[key] = value
-        found.append((match.group(1), match.group(2), fields))
-    return found
-
-
 def _short(text: str, limit: int = EXCERPT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def from_junit(path: Path) -> dict[str, Any]:
-    """Verdict, MUST failures (with evidence) and SHOULD warnings from a JUnit XML file."""
-    root = ET.parse(path).getroot()
-    must: dict[str, list[dict[str, str]]] = {}
-    should: set[str] = set()
-    errors = 0
-    for case in root.iter("testcase"):
-        test = f"{case.get('classname', '')}::{case.get('name', '')}".strip(":")
-        for prop in case.iter("property"):
-            if prop.get("name") == "should_warnings":
-                should.update(re.findall(r"'([^']+)'", prop.get("value", "")))
-        for node in [*case.findall("failure"), *case.findall("error")]:
-            text = node.text or node.get("message") or ""
-            blocks = _blocks(text)
-            errors += node.tag == "error" or not blocks
-            body = BODY.search(text)
-            for level, rule_id, fields in blocks:
-                evidence = {"test": test, **{k: _short(v) for k, v in fields.items()}}
-                if body:
-                    evidence["request"] = body.group(1)
-                if level == "MUST":
-                    must.setdefault(rule_id, []).append(evidence)
-                else:
-                    should.add(rule_id)
-    verdict = "ERROR" if errors and not must else ("NOT CERTIFIED" if must else "CERTIFIED")
-    return {"verdict": verdict, "must": must, "should": sorted(should)}
 
 
 def _certificate(report_dir: Path) -> Path | None:
@@ -101,91 +49,61 @@ def _certificate(report_dir: Path) -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
-def _from_certificate(data: dict[str, Any]) -> tuple[str | None, set[str], set[str]]:
-    """(verdict, MUST failing ids, SHOULD warning ids) read from a certificate, best effort."""
-    verdict = data.get("verdict")
-    rules = data.get("rules") or data.get("results") or []
-    if isinstance(rules, dict):
-        rules = [
-            {"id": k, **v} if isinstance(v, dict) else {"id": k, "result": v}
-            for k, v in rules.items()
-        ]
-    must: set[str] = set()
-    should: set[str] = set()
-    for rule in rules:
-        rule_id = str(rule.get("id") or rule.get("rule_id") or rule.get("rule"))
-        result = str(rule.get("result") or rule.get("status") or rule.get("outcome")).lower()
-        if result in ("failed", "fail", "failure"):
-            (must if str(rule.get("level", "MUST")).upper() == "MUST" else should).add(rule_id)
-        elif result in ("warning", "warn", "warned"):
-            should.add(rule_id)
-    return (str(verdict) if verdict is not None else None), must, should
-
-
-def replay(url: str, body: str, limit: int = 4096) -> str:
-    """Send `body` again and return the answer's first bytes: status line, content-type, body."""
-    request = urllib.request.Request(
-        url.rstrip("/") + "/chat/completions",
-        data=body.encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
+def answered(response: dict[str, Any]) -> str:
+    """The answer in one line: status line, content type and the body (a stream's end)."""
+    content_type = next(
+        (value for name, value in response["headers"] if name.lower() == "content-type"), "(none)"
     )
-    try:
-        response = urllib.request.urlopen(request, timeout=30)
-    except urllib.error.HTTPError as error:
-        response = error
-    except OSError as error:
-        return f"(replay failed: {error})"
-    with response:
-        status = f"HTTP/1.1 {response.status} {response.reason}"
-        content_type = response.headers.get("content-type", "(none)")
-        stream = "event-stream" in content_type
-        data = response.read(1 << 20 if stream else limit).decode("utf-8", "replace")
-    if stream:  # the end of a stream is what proves a framing failure
-        data = ("…" + data[-200:]) if len(data) > 200 else data
-    return _short(f"{status} | content-type: {content_type} | {data}", 280)
+    body = response["body"]
+    if response["stream"] and len(body) > 200:  # the end of a stream proves a framing failure
+        body = "…" + body[-200:]
+    status = f"HTTP/1.1 {response['status']} {response['reason']}".rstrip()
+    return _short(f"{status} | content-type: {content_type} | {body}", 280)
 
 
-def _unquote(shell: str) -> str:
-    """A curl line's single-quoted body back to the bytes sent."""
-    return shell.replace("'\"'\"'", "'").replace("'\\''", "'")
+def evidence(finding: dict[str, Any]) -> dict[str, str]:
+    """One finding of a certificate as the table shows it: test, message, where, what was
+    expected and received, the request body and, for a whole-response finding, the answer."""
+    item = {
+        "test": finding["test"],
+        "message": _short(finding["message"]),
+        "at": finding["location"],
+        "expected": _short(finding["expected"]),
+        "received": _short(finding["received"]),
+    }
+    item = {key: value for key, value in item.items() if value}
+    if "request" in finding:
+        item["request"] = finding["request"]["body"]
+    if "response" in finding and finding["location"] == "whole response":
+        item["raw"] = answered(finding["response"])
+    return item
 
 
-def _add_replays(result: dict[str, Any], url: str) -> None:
-    """The raw answer to each failing request that was judged as a whole response."""
-    for items in result["must"].values():
-        for evidence in items:
-            if evidence.get("request") and evidence.get("at") == "whole response":
-                evidence["request"] = _unquote(evidence["request"])
-                evidence["raw"] = replay(url, evidence["request"])
+def from_certificate(data: dict[str, Any]) -> dict[str, Any]:
+    """Verdict, MUST failures (with their evidence) and SHOULD warnings of a certificate."""
+    must: dict[str, list[dict[str, str]]] = {}
+    should: set[str] = set()
+    for rule in data["rules"]:
+        if rule["status"] == "failed" and rule["level"] == "MUST":
+            must[rule["id"]] = [evidence(f) for f in rule["findings"]]
+        elif rule["status"] in ("warning", "failed"):
+            should.add(rule["id"])
+    return {
+        "verdict": data["verdict"],
+        "must": dict(sorted(must.items())),
+        "should": sorted(should),
+    }
 
 
 def collect(args: argparse.Namespace) -> int:
     report_dir, out = Path(args.report_dir), Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    junit = report_dir / "junit.xml"
-    if not junit.exists():
-        xmls = sorted(report_dir.glob("*.xml"), key=lambda p: p.stat().st_mtime)
-        junit = xmls[-1] if xmls else junit
-    result: dict[str, Any] = (
-        from_junit(junit) if junit.exists() else {"verdict": "ERROR", "must": {}, "should": []}
-    )
-    result["source"] = "junit"
-    certificate = _certificate(report_dir)
-    if certificate is not None and args.exit_code in (0, 1):
-        data = json.loads(certificate.read_text())
+    certificate = _certificate(report_dir) if args.exit_code in (0, 1) else None
+    if certificate is None:
+        result: dict[str, Any] = {"verdict": "ERROR", "must": {}, "should": []}
+    else:
         (out / f"{args.name}.json").write_text(certificate.read_text())
-        verdict, must, should = _from_certificate(data)
-        if verdict:
-            result["verdict"] = verdict.upper().replace("_", " ")
-        if verdict:  # the certificate is authoritative; the JUnit text adds the evidence
-            result["must"] = {r: result["must"].get(r, []) for r in sorted(must)}
-            result["should"] = sorted(should)
-        result["source"] = "certificate"
-    if args.exit_code not in (0, 1):
-        result["verdict"] = "ERROR"
-    if args.replay:
-        _add_replays(result, args.url)
+        result = from_certificate(json.loads(certificate.read_text()))
     result = {
         "name": args.name,
         "server": args.server,
@@ -193,6 +111,7 @@ def collect(args: argparse.Namespace) -> int:
         "model": args.model,
         "url": args.url,
         **result,
+        "source": "certificate",
     }
     path = out / f"{args.name}.results.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
@@ -309,11 +228,6 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("--server", "--version", "--model", "--url"):
         c.add_argument(name, default="?")
     c.add_argument("--exit-code", type=int, default=0, help="exit status of conformance run")
-    c.add_argument(
-        "--replay",
-        action="store_true",
-        help="resend each failing request to --url (still running) for its raw answer",
-    )
     c.set_defaults(func=collect)
     t = sub.add_parser("table")
     t.add_argument("--dir", default=str(HERE / "certificates"))

@@ -1,47 +1,113 @@
-"""The import rules of ARCHITECTURE.md hold for every module of the package."""
+"""The layer table of ARCHITECTURE.md holds for every module of the package, and no module
+outside rules/ names a rule id."""
 
 from __future__ import annotations
 
 import ast
+import re
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "conformance"
-MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "conformance"
+MODULES = sorted(PACKAGE.rglob("*.py"))
 
-# Third-party imports that only some layers may use.
+# Third-party imports that only some modules of a layer may use.
 ONLY_IN = {
     "httpx": ("_client.py",),
     "pytest": ("plugin.py", "suite/", "_report/", "_cli_run.py"),
-    "starlette": ("server/",),
-    "uvicorn": ("server/",),
 }
-# Layers that must stay free of I/O libraries and of the front ends.
-PLAIN = (
-    "_model.py",
-    "_sse.py",
-    "_coding.py",
-    "_schemas.py",
-    "_registry.py",
-    "_state.py",
-    "rules/",
-    "_check.py",
-    "_curl.py",
-    "_render.py",
-)
-FRONT_ENDS = (
-    "conformance.plugin",
-    "conformance.cli",
-    "conformance._run",
-    "conformance.suite",
-    "conformance._offline_render",
-)
+# Modules outside the table: the package's lazy public surface.
+UNLAYERED = {"__init__.py"}
+# Where rule ids may be written in code: the rules, and the fault catalogue that names the
+# rule each fault of the reference server breaks.
+RULE_IDS_ALLOWED = ("rules/", "server/_faults.py")
 
 
-def _imports(path: Path) -> set[str]:
+@dataclass(frozen=True)
+class Layer:
+    number: float
+    modules: tuple[str, ...]
+    below: float  # highest layer it may import from
+    third_party: frozenset[str] | None  # None: any
+
+
+def _layers() -> list[Layer]:
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    start = text.index("## Layers, lowest first")
+    section = text[start : text.index("\n## ", start + 1)]
+    rows = [line for line in section.splitlines() if line.startswith("| ")][2:]
+    layers = []
+    for row in rows:
+        if not row.startswith("| ") or row.startswith("| ---"):
+            continue
+        name, modules, may = (cell.strip() for cell in row.strip("|").split("|"))
+        if name == "layer":
+            continue
+        number = 99.0 if name == "aside" else _number(name)
+        layers.append(Layer(number, _names(modules), _below(may, number), _third_party(may)))
+    return layers
+
+
+def _number(name: str) -> float:
+    found = re.match(r"(\d+)(b?)\.", name)
+    assert found, name
+    return int(found.group(1)) + (0.5 if found.group(2) else 0.0)
+
+
+def _names(cell: str) -> tuple[str, ...]:
+    """The module names of a row: the first backticked word of each comma-separated item."""
+    return tuple(re.findall(r"(?:^|, )`([\w/]+)`", cell))
+
+
+def _below(cell: str, number: float) -> float:
+    if cell.startswith("anything"):
+        return 100.0
+    if "standard library only" in cell:
+        return -1.0
+    found = re.match(r"layers? (\d+)(?:-(\d+)(b?))?", cell)
+    assert found, cell
+    return int(found.group(2) or found.group(1)) + (0.5 if found.group(3) else 0.0)
+
+
+def _third_party(cell: str) -> frozenset[str] | None:
+    if cell.startswith("anything"):
+        return None
+    return frozenset(name.split(".")[0] for name in re.findall(r"`([\w.]+)`", cell))
+
+
+LAYERS = _layers()
+
+
+def _layer_of(path: Path) -> Layer | None:
+    rel = path.relative_to(PACKAGE).as_posix()
+    name = rel.removesuffix(".py")
+    for layer in LAYERS:
+        for module in layer.modules:
+            if module.endswith("/") and rel.startswith(module):
+                return layer
+            if name == module:
+                return layer
+    return None
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Absolute imports of a module, leaving out those only for type annotations."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for statement in block.body
+        for node in ast.walk(statement)
+    }
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -53,19 +119,54 @@ def _relative(path: Path) -> str:
     return path.relative_to(PACKAGE).as_posix()
 
 
+def _module_path(name: str) -> Path:
+    parts = name.split(".")[1:]
+    candidate = PACKAGE.joinpath(*parts)
+    return candidate / "__init__.py" if candidate.is_dir() else candidate.with_suffix(".py")
+
+
+def test_the_table_is_read() -> None:
+    assert [layer.number for layer in LAYERS] == [0, 1, 2, 3, 4, 5, 5.5, 6, 99]
+    assert "_dispatch" in LAYERS[4].modules and "rules/" in LAYERS[3].modules
+
+
 @pytest.mark.parametrize("path", MODULES, ids=_relative)
 def test_module_respects_the_layers(path: Path) -> None:
     rel = _relative(path)
-    imports = _imports(path)
-    for library, allowed in ONLY_IN.items():
-        used = any(name == library or name.startswith(f"{library}.") for name in imports)
-        assert not used or rel.startswith(allowed), f"{rel} imports {library}"
-    if rel.startswith(PLAIN):
-        assert not any(name.startswith(FRONT_ENDS) for name in imports), rel
-    if rel.startswith("server/"):
-        ours = {
-            n
-            for n in imports
-            if n.startswith("conformance") and not n.startswith("conformance.server")
-        }
-        assert ours <= {"conformance._model"}, f"{rel} imports {ours}"
+    if rel in UNLAYERED:
+        return
+    layer = _layer_of(path)
+    assert layer is not None, f"{rel} is in no layer of ARCHITECTURE.md"
+    for name in _runtime_imports(path):
+        top = name.split(".")[0]
+        if top == "conformance":
+            if name == "conformance":
+                continue
+            target = _layer_of(_module_path(name))
+            assert target is not None, f"{rel} imports {name}, which is in no layer"
+            allowed = target is layer or target.number <= layer.below
+            assert allowed, f"{rel} (layer {layer.number}) imports {name} ({target.number})"
+        elif top not in sys.stdlib_module_names and top != "__future__":
+            assert layer.third_party is None or top in layer.third_party, f"{rel} imports {top}"
+            only = ONLY_IN.get(top)
+            assert only is None or rel.startswith(only), f"{rel} imports {top}"
+
+
+def _rule_ids() -> set[str]:
+    from conformance.rules import REGISTRY
+
+    return {rule.id for rule in REGISTRY}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_relative)
+def test_no_rule_id_is_named_outside_the_rules(path: Path) -> None:
+    rel = _relative(path)
+    if rel.startswith(RULE_IDS_ALLOWED):
+        return
+    ids = _rule_ids()
+    strings = {
+        node.value
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    assert not strings & ids, f"{rel} names {sorted(strings & ids)}"

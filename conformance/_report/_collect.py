@@ -146,7 +146,7 @@ class Gatherer:
             "tests": sorted(tally.tests),
             "findings": [
                 certificate_finding(test, finding)
-                for test, finding in tally.findings[:FINDINGS_KEPT]
+                for test, finding in _ordered(tally)[:FINDINGS_KEPT]
             ],
         }
 
@@ -156,6 +156,13 @@ class Gatherer:
         if tally.findings:
             return FAILED if self.policy.fails_level(rule.level) else WARNING
         return PASSED if tally.judged else NOT_APPLICABLE
+
+
+def _ordered(tally: RuleTally) -> list[tuple[TestRecord, dict[str, Any]]]:
+    """A rule's findings in test order (the same with or without xdist), each test's own
+    findings as they were found."""
+    position = {id(pair): n for n, pair in enumerate(tally.findings)}
+    return sorted(tally.findings, key=lambda pair: (pair[0].nodeid, position[id(pair)]))
 
 
 def certificate_finding(test: TestRecord, finding: dict[str, Any]) -> dict[str, Any]:
@@ -173,7 +180,7 @@ def certificate_finding(test: TestRecord, finding: dict[str, Any]) -> dict[str, 
             "reason": exchange["reason"],
             "headers": exchange["response_headers"],
             "stream": exchange["stream"],
-            "end": exchange["end"],
+            "body": exchange["body"],
         }
         out["curl"] = exchange["curl"]
     return out

@@ -118,7 +118,8 @@ def exchange_evidence(live: LiveResult, redactor: Redactor) -> dict[str, Any]:
     streamed = result is not None and bool(result.transcript)
     raw = result.transcript if result is not None and streamed else live.body
     size = result.body_bytes if result is not None and streamed else len(live.body)
-    end = result.tail if result is not None and streamed else live.body[-BODY_LIMIT:]
+    # what a person fixing the server needs: how a stream ended, how an error answer began
+    end = result.tail if result is not None and streamed else live.body[:BODY_LIMIT]
     return {
         "method": exchange.method,
         "url": redactor.url(exchange.url),
@@ -129,7 +130,7 @@ def exchange_evidence(live: LiveResult, redactor: Redactor) -> dict[str, Any]:
             [redactor.text(k), redactor.text(v)] for k, v in exchange.response_headers
         ],
         "transcript": redactor.text(_text(raw[:TRANSCRIPT_LIMIT])),
-        "end": redactor.text(_text(end)),
+        "body": redactor.text(_text(end)),
         "body_bytes": size,
         "transcript_truncated": size > TRANSCRIPT_LIMIT,
         "curl": redactor.text(live.curl),
