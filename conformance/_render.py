@@ -55,7 +55,8 @@ def render_group(group: Sequence[tuple[int | None, Finding]], exchanges: int) ->
     rest = group[1:]
     if rest:
         where = sorted({n + 1 for n, _ in rest if n is not None})
-        shown = f" (requests {', '.join(map(str, where[:10]))}{'...' if len(where) > 10 else ''})"
+        listed = ", ".join(map(str, where[:10])) + ("..." if len(where) > 10 else "")
+        shown = f" (request{'s' if len(where) > 1 else ''} {listed})"
         block += f"\n  ... and {len(rest)} more like this{shown if where else ''}"
     return block
 

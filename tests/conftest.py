@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Generator, Iterator
 
 import httpcore  # noqa: F401  (see below)
 import pytest
@@ -22,3 +23,21 @@ def reference_server() -> Iterator[ServerThread]:
     """One reference server for the session; faults and variations are chosen per URL."""
     with ServerThread() as server:
         yield server
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Under `CONFORMANCE_NO_SKIPS=1` (set by `.ci/run`, which has the real corpus and a
+    browser) a skipped test fails, naming why it would have skipped: CI skips nothing."""
+    report = yield
+    if (
+        report.skipped
+        and os.environ.get("CONFORMANCE_NO_SKIPS") == "1"
+        and not hasattr(report, "wasxfail")
+    ):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where nothing may skip: {reason}"
+    return report
