@@ -46,16 +46,6 @@ VARIATIONS: dict[str, bytes] = {
             },
         ]
     ),
-    "empty choice entry beside a final usage report": sse(
-        [
-            *completion(),
-            {
-                **chunk(),
-                "choices": [{"index": 0, "delta": {}}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6},
-            },
-        ]
-    ),
     "dated model name": sse(completion()).replace(
         b"alphaedge-large-3-2512", b"alphaedge-large-3-2512-2026-01-15"
     ),

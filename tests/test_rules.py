@@ -68,6 +68,10 @@ def _content_after_finish(chunks: list[dict[str, Any]]) -> None:
     chunks.append(chunk("late"))
 
 
+def _empty_after_finish(chunks: list[dict[str, Any]]) -> None:
+    chunks.append(chunk("", role=True))
+
+
 def _rejection(
     rule_id: str,
     status: int,
@@ -129,6 +133,7 @@ FAILING: dict[str, Callable[[], Any]] = {
     "stream.created_consistent": _stream(_each("created", [1, 2, 3, 4, 5])),
     "stream.model_consistent": _stream(_set("model", "alphaedge-small-3-2512", at=3)),
     "stream.after_finish": _stream(_content_after_finish),
+    "stream.empty_after_finish": _stream(_empty_after_finish),
     "stream.choice_indexes": _stream(
         _set(
             "choices",
@@ -255,6 +260,7 @@ def test_should_level_rules_are_should() -> None:
         "stream.model_consistent",
         "stream.finish_reason_present",
         "stream.created_recent",
+        "stream.empty_after_finish",
         "request.invalid_types",
         "request.default_model",
         "request.default_stream",
@@ -266,8 +272,31 @@ def test_index_beyond_requested_n_is_caught_live() -> None:
     assert {"stream.choice_indexes", "stream.choices_complete"} == set(result.found)
 
 
-def test_repeated_finish_reason_after_finish_is_a_delta() -> None:
-    result = check(sse([*completion(), chunk(finish="stop")]))
+@pytest.mark.parametrize(
+    "late",
+    [
+        chunk(finish="stop"),  # the same finish reason again
+        chunk(),  # an empty delta
+        chunk("", role=True),  # the same role and no content (OpenRouter's last entry)
+        {**chunk(), "choices": [{"index": 0, "delta": {"content": None, "tool_calls": []}}]},
+    ],
+)
+def test_an_entry_carrying_nothing_after_finish_is_a_warning(late: dict[str, Any]) -> None:
+    result = check(sse([*completion(), late]))
+    assert set(result.found) == {"stream.empty_after_finish"}
+
+
+@pytest.mark.parametrize(
+    "late",
+    [
+        chunk(finish="length"),  # another finish reason
+        chunk("x"),  # content
+        {**chunk(), "choices": [{"index": 0, "delta": {"refusal": "no"}}]},
+        {**chunk(), "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0}]}}]},
+    ],
+)
+def test_an_entry_carrying_anything_after_finish_fails(late: dict[str, Any]) -> None:
+    result = check(sse([*completion(), late]))
     assert set(result.found) == {"stream.after_finish"}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from conformance._model import Event, Level, Need
 from conformance._registry import SEED, Judges, Problem, chunk_rule, end_rule, session_rule
-from conformance._state import StreamState
+from conformance._state import ChoiceState, StreamState
 
 RECENT_SECONDS = 600
 """How far `created` may be from the client's clock (clock skew plus queueing)."""
@@ -91,18 +91,43 @@ def _entries(chunk: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     return [(c["index"], c) for c in choices if type(c) is dict and type(c.get("index")) is int]
 
 
-def _carries(entry: dict[str, Any]) -> bool:
-    """Whether a choice entry brings anything: a delta field with a value, or a finish_reason.
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
 
-    An entry with an empty delta (`{}`, or only nulls) brings nothing, as some servers send
-    beside a final usage report; a repeated finish_reason or any content does.
+
+def _carries(entry: dict[str, Any], choice: ChoiceState) -> bool:
+    """Whether a choice entry brings anything: a delta field with a value (a role other than
+    the assistant's counts), or a finish reason other than the one the choice ended with.
+
+    An entry that brings nothing is `{"delta": {}}`, only nulls or empty strings, the same
+    role again, or the same finish reason again (as some servers send beside a final usage
+    report): `stream.empty_after_finish` warns of it.
     """
-    if entry.get("finish_reason") is not None:
+    reason = entry.get("finish_reason")
+    if reason is not None and str(reason) != choice.finish_reason:
         return True
     delta = entry.get("delta")
     if type(delta) is not dict:
-        return True
-    return any(value not in (None, "", [], {}) for value in delta.values())
+        return delta not in _EMPTY
+    return any(
+        value not in _EMPTY and not (key == "role" and value == "assistant")
+        for key, value in delta.items()
+    )
+
+
+def _after_finish(
+    state: StreamState, chunk: dict[str, Any], *, carrying: bool
+) -> tuple[int, ChoiceState] | None:
+    """The first entry of `chunk` for a finished choice that carries something (with
+    `carrying=False`: that carries nothing), with its choice."""
+    if not state.finished:  # no choice has finished yet
+        return None
+    for index, entry in _entries(chunk):
+        choice = state.choices.get(index)
+        if choice is None or choice.finished_at is None:
+            continue
+        if _carries(entry, choice) == carrying:
+            return index, choice
+    return None
 
 
 @chunk_rule(
@@ -113,20 +138,42 @@ def _carries(entry: dict[str, Any]) -> bool:
     sentence='"finish_reason": null (a choice is open until its finish_reason is set)',
 )
 def after_finish(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
-    if not state.finished:  # no choice has finished yet
+    found = _after_finish(state, chunk, carrying=True)
+    if found is None:
         return None
-    for index, entry in _entries(chunk):
-        choice = state.choices.get(index)
-        if choice is not None and choice.finished_at is not None and _carries(entry):
-            return Problem(
-                f"choice {index} received a delta after it finished",
-                expected=f"no chunk for choice {index} after event {choice.finished_at + 1}",
-                received=f"a delta for choice {index}",
-                json_path="$.choices",
-                event_index=event.index,
-                offset=event.offset,
-            )
-    return None
+    index, choice = found
+    return Problem(
+        f"choice {index} received a delta after it finished",
+        expected=f"no content, tool call or other finish reason for choice {index} after "
+        f"event {(choice.finished_at or 0) + 1}",
+        received=f"a delta for choice {index}",
+        json_path="$.choices",
+        event_index=event.index,
+        offset=event.offset,
+    )
+
+
+@chunk_rule(
+    "stream.empty_after_finish",
+    level=Level.SHOULD,
+    title="A finished choice gets no further entries, not even empty ones",
+    source=SEED,
+    sentence='"finish_reason": null (a choice is open until its finish_reason is set; once '
+    "set, the choice is done)",
+)
+def empty_after_finish(state: StreamState, event: Event, chunk: dict[str, Any]) -> Problem | None:
+    found = _after_finish(state, chunk, carrying=False)
+    if found is None:
+        return None
+    index, choice = found
+    return Problem(
+        f"choice {index} received an entry that carries nothing after it finished",
+        expected=f"no entry for choice {index} after event {(choice.finished_at or 0) + 1}",
+        received="an empty delta, the same role or the same finish reason again",
+        json_path="$.choices",
+        event_index=event.index,
+        offset=event.offset,
+    )
 
 
 @chunk_rule(

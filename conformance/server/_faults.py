@@ -129,6 +129,13 @@ def _content_after_finish(chunks: list[Chunk]) -> list[Chunk]:
     return [*chunks[: end + 1], {**chunks[end], "choices": [late]}, *chunks[end + 1 :]]
 
 
+def _empty_after_finish(chunks: list[Chunk]) -> list[Chunk]:
+    end = next(i for i, c in enumerate(chunks) if any(ch["finish_reason"] for ch in c["choices"]))
+    index = chunks[end]["choices"][0]["index"]
+    empty = {"index": index, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+    return [*chunks[: end + 1], {**chunks[end], "choices": [empty]}, *chunks[end + 1 :]]
+
+
 def _error_mid_stream(chunks: list[Chunk]) -> list[Chunk]:
     """After two chunks the completion fails: an error payload ends the stream."""
     failure = {
@@ -418,6 +425,13 @@ _CATALOGUE = (
         "stream.after_finish",
         "One content chunk follows the chunk carrying finish_reason.",
         _B(chunks=(_content_after_finish,)),
+    ),
+    Fault(
+        "empty-entry-after-finish",
+        "stream.empty_after_finish",
+        'One more chunk follows the finish chunk, its choice entry carrying nothing '
+        '(`{"role": "assistant", "content": ""}`).',
+        _B(chunks=(_empty_after_finish,)),
     ),
     Fault(
         "created-drift",
