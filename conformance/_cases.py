@@ -10,7 +10,7 @@ import orjson
 import yaml
 
 from conformance._client import Client, LiveResult
-from conformance._dispatch import Context, Dispatcher
+from conformance._dispatch import Context, Dispatcher, Reach
 from conformance._model import Expectation, Mistake
 from conformance._outcome import Outcome
 from conformance._profiles import Profile, load_profile
@@ -76,6 +76,15 @@ def _case(file: str, group: dict[str, Any], test: dict[str, Any]) -> Case:
         Expectation(outcome.get("finish_reason"), outcome.get("excludes")),
         test.get("repeat", 1),
         test.get("feature"),
+    )
+
+
+def reach(case: Case) -> Reach:
+    """What the case can give rules to judge."""
+    if case.mistake is not None:
+        return Reach(mistakes=frozenset({case.mistake}))
+    return Reach(
+        streams=True, sessions=case.repeat > 1, accepts=case.accepts, outcome=case.outcome_rule
     )
 
 

@@ -11,12 +11,11 @@ from typing import Any
 
 import orjson
 
-from conformance._model import DEFAULT_PROFILE, Policy
+from conformance._model import DEFAULT_PROFILE, Exit, Policy
 from conformance._offline import RecordingResult, UnreadableError, judge, recordings
 from conformance._profiles import Profile, UnknownProfileError, load_profile
 from conformance._render import render_finding
 
-EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 KINDS = {"sse": "raw SSE body", "curl": "curl -i capture", "har": "HAR entry"}
 
 
@@ -126,15 +125,15 @@ def check_files(
     profile: str = DEFAULT_PROFILE,
     fmt: str = "text",
     show_text: bool = False,
-    strict: bool = False,
+    fail_on: str = "must",
 ) -> int:
     """`conformance check`: 0 all conformant, 1 some not conformant, 2 a file unreadable."""
     try:
         chosen = load_profile(profile)
     except UnknownProfileError as exc:
         print(f"conformance check: {exc}", file=sys.stderr)
-        return EXIT_UNREADABLE
-    policy = Policy(fail_on_should=strict)
+        return Exit.USAGE
+    policy = Policy.parse(fail_on)
     judged = [j for path in paths for j in _judge_path(Path(path), chosen, show_text)]
     if fmt == "json":
         sys.stdout.buffer.write(render_json(judged, policy, show_text=show_text) + b"\n")
@@ -157,5 +156,5 @@ def exit_code(judged: list[RecordingResult], policy: Policy) -> int:
     """The exit status of a `conformance check` run over `judged`."""
     verdicts = {j.verdict(policy) for j in judged}
     if "unreadable" in verdicts:
-        return EXIT_UNREADABLE
-    return EXIT_FAILED if "not conformant" in verdicts else EXIT_OK
+        return Exit.USAGE
+    return Exit.FAILED if "not conformant" in verdicts else Exit.OK

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from conformance._model import Exit
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -80,8 +81,8 @@ def pytest_arguments(
     ]
     if args.model:
         argv += ["--model", args.model]
-    if args.strict:
-        argv.append("--strict")
+    if args.fail_on:
+        argv += ["--fail-on", args.fail_on]
     if getattr(args, "baseline", None):
         argv += ["--baseline", args.baseline]
     if paths is not None:
@@ -96,47 +97,60 @@ def pytest_arguments(
 
 
 def run(args: argparse.Namespace, extra: list[str]) -> int:
-    """Run the suite; 0 certified, 1 not certified, 2 usage or connection errors."""
+    """Run the suite; the exit status is one of `Exit` (see `conformance run --help`)."""
     from conformance._report._certificate import exit_code
     from conformance._report._session import VerdictSink
 
     started = datetime.now(UTC)
-    extra = extra[1:] if extra[:1] == ["--"] else extra
+    if "--" in extra:  # what follows `--` goes to pytest, as what precedes it
+        extra = [*extra[: extra.index("--")], *extra[extra.index("--") + 1 :]]
     sink = VerdictSink()
     with _target(args.target_url) as url:
         paths = report_paths(Path(args.out), url, started)
         code = pytest.main(pytest_arguments(args, url, extra, paths), plugins=[sink])
     certificate = sink.certificate
     status = exit_code(certificate, int(code))
-    _summary(certificate, paths, status, int(code))
+    crash = _crash_file(sink, paths) if status is Exit.INTERNAL else None
+    _summary(certificate, paths, status, crash)
     return status
 
 
-def _summary(
-    certificate: dict[str, Any] | None, paths: ReportPaths, status: int, pytest_code: int
-) -> None:
-    """The last lines of a run: verdict, MUST/SHOULD counts, the files written."""
-    print()
-    if certificate is None:
-        print(
-            f"conformance: no verdict (pytest exited with status {pytest_code}); "
-            f"exit status {status}"
-        )
-        return
-    from conformance._report._html import counts_line
+def _crash_file(sink: Any, paths: ReportPaths) -> Path | None:
+    """Write the tracebacks of the tests that ended in an internal error next to the
+    reports; the file to send with a bug report."""
+    if not sink.crashes:
+        return None
+    path = paths.json.with_name(paths.json.stem + ".crash.txt")
+    text = "\n\n".join(f"== {nodeid}\n{trace}" for nodeid, trace in sink.crashes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
 
-    meaning = {
-        EXIT_OK: "pass",
-        EXIT_FAILED: "not certified",
-        EXIT_USAGE: "the target could not be reached"
-        if pytest_code in (0, 1)
-        else f"usage error: pytest exited with status {pytest_code}",
-    }[status]
-    print(f"conformance: {certificate['verdict']} - {certificate['target']['url']}")
-    print(f"  {counts_line(certificate)}")
-    for reason in certificate["reasons"]:
-        print(f"  - {reason}")
-    for label, path in (("html", paths.html), ("json", paths.json), ("junit", paths.junit)):
-        if path.exists():
-            print(f"  {label:5} {path}")
-    print(f"  exit status {status} ({meaning})")
+
+_MEANING = {
+    Exit.OK: "certified",
+    Exit.FAILED: "not certified",
+    Exit.USAGE: "a set-up or usage error: nothing was certified",
+    Exit.INCOMPLETE: "incomplete: what ran passed, but the run does not cover every MUST rule",
+    Exit.INTERNAL: "this is a bug in the suite",
+}
+
+
+def _summary(
+    certificate: dict[str, Any] | None, paths: ReportPaths, status: Exit, crash: Path | None
+) -> None:
+    """The last lines of a run: verdict, rule counts, the files written, the exit status."""
+    print()
+    if certificate is not None:
+        from conformance._report._html import counts_line
+
+        print(f"conformance: {certificate['verdict']} - {certificate['target']['url']}")
+        print(f"  {counts_line(certificate)}")
+        for reason in certificate["reasons"]:
+            print(f"  - {reason}")
+        for label, path in (("html", paths.html), ("json", paths.json), ("junit", paths.junit)):
+            if path.exists():
+                print(f"  {label:5} {path}")
+    if crash is not None:
+        print(f"  this is a bug in the suite: the tracebacks are in {crash}; please report it")
+    print(f"  exit status {int(status)} ({_MEANING[status]})")

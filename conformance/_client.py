@@ -94,11 +94,14 @@ class LiveResult:
     timing: Timing = field(default_factory=Timing)
     findings: list[Finding] = field(default_factory=list)
     judged: Counter[str] = field(default_factory=Counter)
+    unjudged: dict[str, str] = field(default_factory=dict)  # why a rule judged nothing here
 
     def take(self, dispatch: Dispatcher) -> None:
-        """Add what `dispatch` found and judged in this exchange."""
+        """Add what `dispatch` found and judged in this exchange, and why a rule that could
+        have judged it did not."""
         self.findings += dispatch.findings
         self.judged.update(dispatch.judged)
+        self.unjudged.update(dispatch.reasons)
 
 
 class Client:
@@ -159,6 +162,7 @@ class Client:
         result = live.result = checker.finish()
         live.findings += result.findings
         live.judged.update(result.judged)
+        live.unjudged.update(result.unjudged)
         return live
 
     def send(self, request: dict[str, Any] | bytes) -> LiveResult:
@@ -175,6 +179,27 @@ class Client:
         dispatch.rejection(Answer(live.exchange, live.body, mistake))
         live.take(dispatch)
         return live
+
+    def models(self) -> list[str]:
+        """The model ids `GET {base}/models` lists, when the target offers that list."""
+        url = f"{self.target.base_url.rstrip('/')}/models"
+        headers = {k: v for k, v in self.request_headers().items() if k != "Content-Type"}
+        headers["Accept"] = "application/json"
+        try:
+            with self._http.stream("GET", url, headers=headers) as response:
+                if response.status_code != 200:
+                    return []
+                body = _read_bounded(response, self.target.limits)
+        except httpx.HTTPError:
+            return []
+        try:
+            listing = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return []
+        data = listing.get("data") if isinstance(listing, dict) else None
+        if not isinstance(data, list):
+            return []
+        return [str(m["id"]) for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
     def _new(self, request: dict[str, Any] | bytes) -> LiveResult:
         body = request if isinstance(request, bytes) else orjson.dumps(request)

@@ -20,16 +20,20 @@ from conformance._model import (
     Exchange,
     Expectation,
     Finding,
+    Mistake,
     Need,
     Observation,
     excerpt,
 )
 from conformance._profiles import Profile, load_profile
-from conformance._registry import Problem, Rule, Scope
+from conformance._registry import STREAM_SCOPES, Problem, Rule, Scope
 from conformance._schemas import SchemaError
 from conformance._state import StreamState
 from conformance.rules import REGISTRY
 from conformance.rules.schema import schema_problem
+
+CREDENTIALS_REFUSED = frozenset({401, 403, 407})
+"""Statuses that refuse the request's credentials: the server never looked at the request."""
 
 MAX_PER_RULE = 20
 """Findings kept per rule and dispatcher (one stream, one answer); the rest are counted."""
@@ -48,7 +52,47 @@ _SCOPE_REASONS = {
     Scope.OUTCOME: "judges a completion against what the suite's request asked for",
 }
 
+_NOTHING = {
+    Scope.RESPONSE: "nothing to judge: no response head was read",
+    Scope.FRAMING: "nothing to judge: no event-stream body was read",
+    Scope.EVENT: "nothing to judge: no data payload was delivered",
+    Scope.SCHEMA: "nothing to judge: no chunk was delivered",
+    Scope.CHUNK: "nothing to judge: no chunk was delivered",
+    Scope.END: "nothing to judge: no stream was read to its end",
+}
+
 Evidence = Callable[[Event], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """What a test of the suite can give rules to judge: its streams (every stream rule, the
+    head by the acceptance rule `accepts` when it has one), several completions together
+    (session rules), the answers to requests making `mistakes` (rejection rules), and a
+    completion against what a case expects of it (the outcome rule `outcome`)."""
+
+    streams: bool = False
+    sessions: bool = False
+    mistakes: frozenset[Mistake] = frozenset()
+    accepts: str | None = None
+    outcome: str | None = None
+
+    def rules(self, profile: Profile) -> set[str]:
+        """The ids of the rules of `profile` this test can exercise."""
+        ids = {rule.id for rule in profile.rules() if self._reaches(rule)}
+        if self.accepts:
+            ids -= {r.id for r in profile.rules() if r.scope is Scope.RESPONSE}
+        return ids
+
+    def _reaches(self, rule: Rule[Any]) -> bool:
+        if rule.scope is Scope.REJECTION:
+            mistakes = rule.mistakes
+            return bool(self.mistakes) and (mistakes is None or bool(mistakes & self.mistakes))
+        return (
+            (self.streams and rule.scope in STREAM_SCOPES)
+            or (self.sessions and rule.scope is Scope.SESSION)
+            or rule.id in (self.accepts, self.outcome)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +126,7 @@ class Dispatcher:
         self.findings: list[Finding] = []
         self.found: Counter[str] = Counter()  # findings per rule, kept or not
         self.judged: Counter[str] = Counter()
+        self.reasons: dict[str, str] = {}  # why a rule that could have judged did not
         self._evidence = evidence
         met = self.context.met()
         self._rules = [r for r in self.profile.rules() if r.needs <= met]
@@ -165,12 +210,21 @@ class Dispatcher:
             self.report(rule, problem)
 
     def rejection(self, answer: Answer) -> None:
-        """Judge the answer to a bad request by every rule that judges its mistake."""
+        """Judge the answer to a bad request by every rule that judges its mistake; an
+        answer refusing the request's credentials shows nothing about the request."""
+        status = answer.exchange.status
         for rule in self._by_scope[Scope.REJECTION]:
-            if rule.mistakes is None or answer.mistake in rule.mistakes:
-                self.judged[rule.id] += 1
-                for problem in rule.check(answer):
-                    self.report(rule, problem)
+            if rule.mistakes is not None and answer.mistake not in rule.mistakes:
+                continue
+            if status in CREDENTIALS_REFUSED:
+                self.reasons[rule.id] = (
+                    f"the target refused the request's credentials (HTTP {status}), so it "
+                    "never judged the request"
+                )
+                continue
+            self.judged[rule.id] += 1
+            for problem in rule.check(answer):
+                self.report(rule, problem)
 
     def session(self, ids: Sequence[str]) -> None:
         """Judge the completions of one test together (when there are several)."""
@@ -213,7 +267,8 @@ class Dispatcher:
         """Every rule of the profile that judged nothing here, with why."""
         met = self.context.met()
         return {
-            rule.id: why_not_judged(rule, met, aborted=aborted, ending=ending)
+            rule.id: self.reasons.get(rule.id)
+            or why_not_judged(rule, met, aborted=aborted, ending=ending)
             for rule in self.profile.rules()
             if not self.judged[rule.id] and not self.found[rule.id]
         }
@@ -231,5 +286,6 @@ def why_not_judged(
         "not judged: the completion failed" if aborted else None,
         f"not judged: {ending.reason}" if ending is not None else None,
         f"nothing to judge: {rule.judges.missing}" if rule.judges is not None else None,
+        _NOTHING.get(rule.scope),
     ]
     return next((why for why in reasons if why), "nothing to judge")

@@ -178,11 +178,39 @@ class Finding:
         }
 
 
+class Exit(enum.IntEnum):
+    """The exit statuses of `conformance run` and `conformance check`."""
+
+    OK = 0  # certified; every recording conformant
+    FAILED = 1  # not certified; a recording not conformant
+    USAGE = 2  # a set-up or usage error: unreachable target, refused key, bad URL or option
+    INCOMPLETE = 3  # what ran passed, but a MUST rule was not exercised or not selected
+    INTERNAL = 4  # a bug in the suite (the traceback is saved to a file)
+
+
+FAIL_ON = ("must", "should")
+"""What `--fail-on` may name: `must` (the default) or `should` (SHOULD findings fail too)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """Which findings fail a test, a recording and a run: MUST always, SHOULD on request."""
 
     fail_on_should: bool = False
+
+    @classmethod
+    def parse(cls, value: str) -> Policy:
+        """The policy of a `--fail-on` value: `must`, `should` (comma-separated words)."""
+        words = {word.strip().lower() for word in value.split(",") if word.strip()}
+        unknown = sorted(words - set(FAIL_ON))
+        if unknown or not words:
+            raise ValueError(f"expected one of {', '.join(FAIL_ON)}, got {value!r}")
+        return cls(fail_on_should="should" in words)
+
+    @property
+    def fail_on(self) -> str:
+        """The `--fail-on` value of this policy."""
+        return "should" if self.fail_on_should else "must"
 
     def fails(self, finding: Finding) -> bool:
         """Whether `finding` fails under this policy."""

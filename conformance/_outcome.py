@@ -49,6 +49,16 @@ class Outcome:
             total.update(live.judged)
         return total
 
+    def unjudged(self) -> dict[str, str]:
+        """Why each rule that judged nothing in the whole test did not (the first reason)."""
+        judged = self.all_judged()
+        reasons: dict[str, str] = {}
+        for live in self.exchanges:
+            for rule_id, why in live.unjudged.items():
+                if not judged[rule_id]:
+                    reasons.setdefault(rule_id, why)
+        return reasons
+
     def failing(self, policy: Policy) -> list[tuple[int | None, Finding]]:
         """The findings that fail the test under `policy`, with their exchange."""
         return [(n, f) for n, f in self.located() if policy.fails(f)]

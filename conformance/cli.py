@@ -5,10 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from conformance._model import DEFAULT_PROFILE
+from conformance._model import DEFAULT_PROFILE, Exit
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_USAGE = Exit.OK, Exit.USAGE
+EXIT_CODES = """exit status:
+  0  certified (run); every recording conformant (check)
+  1  not certified: a MUST finding (or SHOULD with --fail-on should); a recording not conformant
+  2  a set-up or usage error: unreachable target, refused API key, wrong base URL, unknown
+     model, bad option; an unreadable recording
+  3  incomplete: what ran passed, but a MUST rule was not exercised or not selected (a -k run)
+  4  an internal error: a bug in the suite (the traceback is saved to a file)"""
 
 
 def _serve(args: argparse.Namespace, extra: list[str]) -> int:
@@ -23,7 +31,7 @@ def _serve(args: argparse.Namespace, extra: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    serve(args.host, args.port, fault=args.fault, variation=args.variation)
+    serve(args.host, args.port, fault=args.fault, variation=args.variation, api_key=args.api_key)
     return EXIT_OK
 
 
@@ -105,15 +113,16 @@ def _check(args: argparse.Namespace, extra: list[str]) -> int:
         profile=args.profile,
         fmt=args.format,
         show_text=args.show_text,
-        strict=args.strict,
+        fail_on=args.fail_on,
     )
 
 
 def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = commands.add_parser(
         "check",
-        help="judge recorded streams offline (raw SSE, "
-        "curl -i output, HAR): 0 conformant, 1 not, 2 unreadable",
+        help="judge recorded streams offline (raw SSE, curl -i output, HAR)",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("paths", nargs="+", metavar="PATH", help="recorded stream(s)")
     check.add_argument(
@@ -125,8 +134,22 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="print each choice's reassembled message and tool calls",
     )
-    check.add_argument("--strict", action="store_true", help="SHOULD violations fail too")
+    check.add_argument(
+        "--fail-on",
+        default="must",
+        type=_fail_on,
+        help="must (default): MUST findings fail; should: SHOULD findings fail too",
+    )
     check.set_defaults(func=_check)
+
+
+def _fail_on(value: str) -> str:
+    from conformance._model import Policy
+
+    try:
+        return Policy.parse(value).fail_on
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -135,6 +158,8 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Conformance suite for streaming chat-completion APIs (SSE chat.completion.chunk)."
         ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -143,6 +168,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--fault", help="serve with a named fault (see `conformance faults`)")
     serve.add_argument("--variation", help="serve a legal variation of the framing")
+    serve.add_argument(
+        "--api-key", help="answer 401 to requests without 'Authorization: Bearer KEY'"
+    )
     serve.set_defaults(func=_serve)
 
     faults = commands.add_parser("faults", help="list the reference server's faults")
@@ -154,13 +182,21 @@ def _parser() -> argparse.ArgumentParser:
     rules.set_defaults(func=_rules)
 
     run = commands.add_parser(
-        "run", help="run the suite and write the reports (pytest arguments may follow)"
+        "run",
+        help="run the suite and write the reports (pytest arguments may follow)",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("--target-url", help="API base URL; default: start the built-in server")
     run.add_argument("--model", help="model to request")
     run.add_argument("--profile", default=DEFAULT_PROFILE)
     run.add_argument("--out", default="reports", help="directory for the reports")
-    run.add_argument("--strict", action="store_true", help="SHOULD violations fail too")
+    run.add_argument(
+        "--fail-on",
+        type=_fail_on,
+        help="must (default): MUST findings fail; should: SHOULD findings fail too "
+        "[env CONFORMANCE_FAIL_ON]",
+    )
     run.add_argument("--baseline", help="file of known-failing rule ids")
     run.set_defaults(func=_run)
     _add_check(commands)
@@ -185,3 +221,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args, extra))
     except KeyboardInterrupt:
         return 130
+    except Exception:  # a bug in the suite: say so, keep the traceback, exit 4
+        return _internal_error()
+
+
+def _internal_error() -> int:
+    import tempfile
+    import time
+    import traceback
+
+    path = Path(tempfile.gettempdir()) / f"conformance-crash-{time.strftime('%Y%m%dT%H%M%S')}.txt"
+    try:
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+        where = f"the traceback is in {path}"
+    except OSError:
+        where = "the traceback could not be saved"
+    print(f"conformance: this is a bug in the suite ({where}); please report it", file=sys.stderr)
+    return Exit.INTERNAL

@@ -107,6 +107,21 @@ OPTIONS = (
         is_flag=True,
     ),
     Option("--ca-bundle", "CA bundle file used to verify the target's TLS certificate."),
+    Option(
+        "--fail-on",
+        "What fails a test and the run: must (MUST findings; SHOULD findings are warnings) "
+        "or should (SHOULD findings fail too).",
+        Policy(),
+        Policy.parse,
+    ),
+    Option(
+        "--no-preflight",
+        "Skip the one valid request sent before the suite to catch set-up mistakes "
+        "(unreachable target, refused key, wrong base URL, unknown model).",
+        False,
+        lambda v: v.lower() in ("1", "true", "yes", "on"),
+        is_flag=True,
+    ),
     CERTIFICATE,
     BASELINE,
 )
@@ -178,6 +193,7 @@ class Settings:
     insecure: bool
     concurrency: int = 8
     shrink: bool = True
+    preflight: bool = True
 
 
 def _headers(config: pytest.Config) -> tuple[tuple[str, str], ...]:
@@ -220,11 +236,12 @@ def build_settings(config: pytest.Config) -> Settings:
         )
     return Settings(
         target,
-        Policy(fail_on_should=_strict(config)),
+        values["fail_on"],
         values["property_examples"],
         values["insecure"],
         values["concurrency"],
         not values["no_shrink"],
+        not values["no_preflight"],
     )
 
 
@@ -237,17 +254,6 @@ def _check_profile(name: str) -> None:
         raise pytest.UsageError(f"--profile: {exc}") from None
 
 
-def _strict(config: pytest.Config) -> bool:
-    """pytest's own `--strict` (the ini value `strict`) also makes SHOULD violations fail;
-    `CONFORMANCE_STRICT=1` does the same from the environment."""
-    if os.environ.get("CONFORMANCE_STRICT", "").lower() in ("1", "true", "yes", "on"):
-        return True
-    try:
-        return bool(config.getini("strict"))
-    except ValueError:
-        return False
-
-
 SETTINGS = pytest.StashKey[Settings]()
 OUTCOME = pytest.StashKey["Outcome"]()
 
@@ -255,13 +261,36 @@ OUTCOME = pytest.StashKey["Outcome"]()
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS] = build_settings(config)
     config.addinivalue_line("markers", "conformance: a test of the conformance suite")
+    _preflight(config)
     _register_reports(config)
+
+
+def _preflight(config: pytest.Config) -> None:
+    """On the controller, before any test: one valid request; a set-up mistake (unreachable
+    target, refused key, wrong base URL, unknown model) is a usage error, not a verdict."""
+    settings = config.stash[SETTINGS]
+    option = config.option
+    if (
+        settings.target is None
+        or not settings.preflight
+        or hasattr(config, "workerinput")
+        or getattr(option, "collectonly", False)
+        or getattr(option, "help", False)
+    ):
+        return
+    from conformance._preflight import SetupError, preflight
+
+    try:
+        preflight(settings.target)
+    except SetupError as exc:
+        raise pytest.UsageError(f"conformance set-up error: {exc}") from None
 
 
 def _register_reports(config: pytest.Config) -> None:
     """On the controller of a run with a target: rule results, certificate, HTML summary."""
     settings = config.stash[SETTINGS]
-    if settings.target is None or hasattr(config, "workerinput"):
+    collecting = getattr(config.option, "collectonly", False)
+    if settings.target is None or hasattr(config, "workerinput") or collecting:
         return
     from conformance._report._session import NAME, create
 
@@ -273,9 +302,27 @@ def _register_reports(config: pytest.Config) -> None:
             insecure=settings.insecure,
             certificate=_resolve(config, CERTIFICATE),
             baseline=_resolve(config, BASELINE),
+            reach=suite_reach(settings.target.profile),
         ),
         NAME,
     )
+
+
+def suite_reach(profile_name: str) -> dict[str, set[str]]:
+    """Every test of the suite for a profile (`file::name`) and the rules it can exercise."""
+    from conformance._cases import case_files, load_cases, reach
+    from conformance._profiles import load_profile
+    from conformance.suite import REACH
+
+    profile = load_profile(profile_name)
+    tests = {
+        f"{case.file}::{case.description}": reach(case).rules(profile)
+        for path in case_files()
+        for case in load_cases(path)
+        if profile.runs(case.feature)
+    }
+    tests.update({name: test.rules(profile) for name, test in REACH.items()})
+    return tests
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -286,7 +333,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     limits = target.limits
     lines = [
         f"conformance target: {target.base_url} (model {target.model}, profile {target.profile})",
-        f"conformance options: strict={settings.policy.fail_on_should} "
+        f"conformance options: fail-on={settings.policy.fail_on} "
         f"timeout={limits.idle_timeout:g}s "
         f"deadline={limits.deadline:g}s max-events={limits.max_events} "
         f"max-bytes={limits.max_bytes} max-line={limits.max_line} "
@@ -449,7 +496,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     ]
     if not warned:
         return
-    terminalreporter.section("conformance: SHOULD warnings (fail only under --strict)")
+    terminalreporter.section("conformance: SHOULD warnings (fail only under --fail-on should)")
     for nodeid, counts in warned:
         terminalreporter.line(nodeid)
         for rule_id, count in sorted(counts.items()):

@@ -93,9 +93,10 @@ def test_certificate() -> None:
         failed = any(f["level"] == "MUST" for f in evidence["findings"])
         gatherer.add(_Report(nodeid, "failed" if failed else "passed", evidence))  # type: ignore[arg-type]
     info = certificates.RunInfo(
-        URL.removesuffix("/chat/completions"), "m", "alphaedge", False, False, 0.0, 1.5
+        URL.removesuffix("/chat/completions"), "m", "alphaedge", "must", False, 0.0, 1.5
     )
     certificate = certificates.build(info, gatherer, load_profile().rules(), redactor)
     certificate = {**certificate, "suite": {**certificate["suite"], "commit": None}}
     certificate = certificates.seal(certificate)
+    assert certificates.verify(certificates.dumps(certificate).encode())[0] == 0
     assert_golden("certificate.json", json.dumps(certificate, indent=2, sort_keys=True) + "\n")

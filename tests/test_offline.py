@@ -232,10 +232,10 @@ def test_exit_codes_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["check", "--profile", "nope", str(good)]) == 2
 
 
-def test_should_only_fails_under_strict(tmp_path: Path) -> None:
+def test_should_only_fails_under_fail_on_should(tmp_path: Path) -> None:
     path = write(tmp_path, "s.sse", sse(completion()[:-1]))
     assert check_files([str(path)]) == 0
-    assert check_files([str(path)], strict=True) == 1
+    assert check_files([str(path)], fail_on="should") == 1
 
 
 def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -352,4 +352,4 @@ def _judged_or_error(path: Path) -> Any:
 def test_an_empty_event_stream_answer_is_judged_not_refused(tmp_path: Path) -> None:
     item = judge_one(write(tmp_path, "c.txt", curl_capture(b"")))
     assert item.verdict() == "not conformant"
-    assert set(item.result.found) == {"sse.done_present"}
+    assert set(item.result.found) == {"sse.done_present", "stream.has_delta"}

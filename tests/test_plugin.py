@@ -80,9 +80,17 @@ def test_bad_option_value_names_its_source(
     result.stderr.fnmatch_lines(["*$CONFORMANCE_MAX_EVENTS: invalid value 'lots'*"])
 
 
+def test_unreachable_target_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    result = pytester.runpytest_subprocess("--target-url", url, *FAST)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: conformance set-up error: cannot connect to*"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
 def test_unreachable_target_is_an_error_not_a_failure(pytester: pytest.Pytester) -> None:
     url = f"http://127.0.0.1:{_free_port()}/v1"
-    result = pytester.runpytest("--target-url", url, "-k", "minimal", *FAST)
+    result = pytester.runpytest("--target-url", url, "-k", "minimal", "--no-preflight", *FAST)
     outcomes = result.parseoutcomes()
     assert outcomes.get("errors", 0) + outcomes.get("failed", 0) >= 1
     result.stdout.fnmatch_lines(["*cannot connect to*"])

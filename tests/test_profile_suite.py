@@ -21,7 +21,14 @@ def test_reference_server_passes_the_openai_profile(
     pytester: pytest.Pytester, reference_server: ServerThread
 ) -> None:
     result = pytester.runpytest(
-        "--target-url", reference_server.base_url, "--profile", "openai", "--strict", "-v", *FAST
+        "--target-url",
+        reference_server.base_url,
+        "--profile",
+        "openai",
+        "--fail-on",
+        "should",
+        "-v",
+        *FAST,
     )
     output = result.stdout.str()
     assert result.ret == 0, output[-3000:]

@@ -377,7 +377,9 @@ def test_each_choice_of_n_finishes_once() -> None:
     assert fired(judge(two, request={"n": 2})) == set()
     assert fired(judge(two[:-1], request={"n": 2})) == {"stream.choice_finished"}
     again = [*two, chunk(finish="stop", index=1)]
-    assert fired(judge(again, request={"n": 2})) == {"stream.after_finish"}
+    assert fired(judge(again, request={"n": 2})) == {"stream.empty_after_finish"}
+    other = [*two, chunk(finish="length", index=1)]
+    assert fired(judge(other, request={"n": 2})) == {"stream.after_finish"}
 
 
 # -- profiles as data ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Reports and certification: `conformance run` and its exit statuses, the JSON certificate
-and `verify-report`, baselines, --strict, redaction of every secret, and the HTML report.
+and `verify-report`, baselines, --fail-on, redaction of every secret, and the HTML report.
 
 The end-to-end runs are shared per module (each `conformance run` is a real subprocess
 against the reference server on a loopback socket); the rest runs pytest in process."""
@@ -117,7 +117,9 @@ def test_clean_server_is_certified(clean_run: Run) -> None:
     tail = clean_run.stdout.rstrip().split("\n\n")[-1].splitlines()
     assert tail[0].startswith("conformance: CERTIFIED - http://127.0.0.1:")
     assert "MUST: 0 rules failed" in tail[1]
-    assert tail[-1] == "  exit status 0 (pass)"
+    assert tail[-1] == "  exit status 0 (certified)"
+    assert certificate["run"]["selection"]["not_run"] == []
+    assert all(rule["judged"] > 0 and rule["why"] is None for rule in certificate["rules"])
     assert str(Path("reports") / clean_run.file("json").name) in clean_run.stdout
 
 
@@ -160,11 +162,10 @@ def test_unreachable_target_exits_2(tmp_path: Path) -> None:
         port = sock.getsockname()[1]
     run = conformance_run(tmp_path, "--target-url", f"http://127.0.0.1:{port}/v1", *FAST)
     assert run.code == 2, run.stdout[-3000:]
-    certificate = run.certificate()
-    assert certificate["verdict"] == "NOT CERTIFIED"
-    assert {e["kind"] for e in certificate["errors"]} == {"unreachable"}
-    assert "cannot connect" in certificate["errors"][0]["message"]
-    assert "exit status 2 (the target could not be reached)" in run.stdout
+    assert "conformance set-up error: cannot connect to" in run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    assert not run.out.exists() or not list(run.out.iterdir())  # nothing was certified
+    assert "exit status 2 (a set-up or usage error" in run.stdout
 
 
 @pytest.mark.slow
@@ -263,7 +264,7 @@ def test_verify_report_missing_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "cannot read it" in capsys.readouterr().err
 
 
-# -- the plugin in process: options, baselines, --strict, selections --------------------------
+# -- the plugin in process: options, baselines, --fail-on, selections -------------------------
 
 
 def _plugin_run(pytester: pytest.Pytester, url: str, *args: str) -> tuple[int, dict[str, Any]]:
@@ -274,32 +275,44 @@ def _plugin_run(pytester: pytest.Pytester, url: str, *args: str) -> tuple[int, d
     return int(result.ret), certificate
 
 
-def test_rules_never_applied_are_not_applicable(
+def test_a_selection_leaves_rules_not_selected_and_the_run_incomplete(
     pytester: pytest.Pytester, reference_server: ServerThread
 ) -> None:
     code, certificate = _plugin_run(pytester, reference_server.base_url, "-k", "minimal")
     statuses = _statuses(certificate)
     assert code == 0 and statuses["sse.done_present"] == "passed"
-    assert statuses["request.malformed_json"] == "not_applicable"
-    assert statuses["stream.id_unique"] == "not_applicable"
+    assert statuses["request.malformed_json"] == "not_selected"
+    assert statuses["stream.id_unique"] == "not_selected"
     rule = next(r for r in certificate["rules"] if r["id"] == "sse.done_present")
     assert rule["tests"] == ["streaming.yaml::minimal conversation"]
+    assert certificate["verdict"] == "INCOMPLETE"
+    assert certificate["reasons"][0].startswith(
+        "5 MUST rules not selected (the run's selection: -k 'minimal'): request.malformed_json"
+    )
+    selection = certificate["run"]["selection"]
+    assert selection["keyword"] == "minimal"
+    assert selection["ran"] == ["streaming.yaml::minimal conversation"]
+    assert "bad_requests.yaml::body that is not JSON" in selection["not_run"]
 
 
-def test_should_violation_warns_and_fails_only_under_strict(
+def test_should_finding_warns_and_fails_only_under_fail_on_should(
     pytester: pytest.Pytester, reference_server: ServerThread
 ) -> None:
     url = reference_server.url(fault="created-drift")
-    code, certificate = _plugin_run(pytester, url, "-k", "minimal")
+    code, certificate = _plugin_run(pytester, url)
     assert code == 0
-    assert _statuses(certificate)["stream.created_consistent"] == "warning"
+    assert _statuses(certificate)["stream.created_consistent"] == "warned"
     assert certificate["verdict"] == "CERTIFIED"
-    assert certificate["summary"]["should_warned"] == 1
-    code, certificate = _plugin_run(pytester, url, "-k", "minimal", "--strict")
+    assert certificate["summary"]["warned"] == 1
+    assert certificate["run"]["fail_on"] == "must"
+    code, certificate = _plugin_run(pytester, url, "--fail-on", "should")
     assert code == 1
     assert _statuses(certificate)["stream.created_consistent"] == "failed"
     assert certificate["verdict"] == "NOT CERTIFIED"
-    assert certificate["reasons"] == ["1 SHOULD rule failed (--strict): stream.created_consistent"]
+    assert certificate["run"]["fail_on"] == "should"
+    assert certificate["reasons"] == [
+        "1 SHOULD rule failed (--fail-on should): stream.created_consistent"
+    ]
 
 
 def test_baseline_covers_known_failures(
@@ -309,8 +322,6 @@ def test_baseline_covers_known_failures(
     code, certificate = _plugin_run(
         pytester,
         reference_server.url(fault="wrong-object"),
-        "-k",
-        "minimal",
         "--baseline",
         "baseline.txt",
     )
@@ -352,8 +363,6 @@ def test_new_failure_outside_the_baseline_fails(
     code, certificate = _plugin_run(
         pytester,
         reference_server.url(fault="wrong-object"),
-        "-k",
-        "minimal",
         "--baseline",
         "baseline.txt",
     )
@@ -404,7 +413,7 @@ def test_judge_baseline() -> None:
     rules = [
         {"id": "a.x", "status": "failed"},
         {"id": "b.x", "status": "passed"},
-        {"id": "c.x", "status": "warning"},
+        {"id": "c.x", "status": "warned"},
         {"id": "d.x", "status": "not_applicable"},
     ]
     verdict = judge_baseline(["a.x", "c.x", "d.x"], rules)

@@ -24,7 +24,13 @@ def test_concurrent_streams_pass_and_record_the_throughput(
     pytester: pytest.Pytester, reference_server: ServerThread
 ) -> None:
     recorder = pytester.inline_run(
-        "--target-url", reference_server.base_url, "--strict", "--concurrency", "6", *CONCURRENCY
+        "--target-url",
+        reference_server.base_url,
+        "--fail-on",
+        "should",
+        "--concurrency",
+        "6",
+        *CONCURRENCY,
     )
     recorder.assertoutcome(passed=1)
     throughput = _throughput(recorder)

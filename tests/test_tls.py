@@ -44,9 +44,9 @@ def test_https_server_has_an_https_url(https_server: ServerThread) -> None:
 def test_untrusted_certificate_is_a_clear_connection_error(
     pytester: pytest.Pytester, https_server: ServerThread
 ) -> None:
-    result = pytester.runpytest("--target-url", https_server.base_url, *MINIMAL)
-    output = result.stdout.str()
-    assert result.ret != pytest.ExitCode.OK, output[-3000:]
+    result = pytester.runpytest_subprocess("--target-url", https_server.base_url, *MINIMAL)
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, output[-3000:]
     assert "certificate is not trusted" in output
     assert "pass --ca-bundle FILE to trust its CA" in output
     assert "[MUST]" not in output  # not a conformance verdict

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from conformance._report._collect import FAILED, NOT_APPLICABLE
+from conformance._report._collect import FAILED, PASSED, WARNED
 
 
 class BaselineError(ValueError):
@@ -45,13 +45,13 @@ def judge_baseline(ids: list[str], rules: list[dict[str, Any]]) -> dict[str, Any
     """Failures within the baseline pass; a baseline id that now passes is stale (fails)."""
     status = {rule["id"]: rule["status"] for rule in rules}
     failed = sorted(rule_id for rule_id, s in status.items() if s == FAILED)
-    stale = sorted(i for i in ids if status.get(i, NOT_APPLICABLE) not in (FAILED, NOT_APPLICABLE))
+    stale = sorted(i for i in ids if status.get(i) in (PASSED, WARNED))
     new = sorted(set(failed) - set(ids))
     return {
         "rules": ids,
         "known_failures": sorted(set(failed) & set(ids)),
         "new_failures": new,
         "stale": stale,
-        "unexercised": sorted(i for i in ids if status.get(i, NOT_APPLICABLE) == NOT_APPLICABLE),
+        "unexercised": sorted(i for i in ids if status.get(i) not in (FAILED, PASSED, WARNED)),
         "passed": not new and not stale,
     }

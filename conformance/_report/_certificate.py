@@ -12,21 +12,36 @@ import hashlib
 import json
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conformance import __version__
+from conformance._model import Exit
 from conformance._registry import Rule
 from conformance._report._baseline import judge_baseline
-from conformance._report._collect import FAILED, NOT_APPLICABLE, PASSED, WARNING, Gatherer
+from conformance._report._collect import (
+    FAILED,
+    NOT_APPLICABLE,
+    NOT_EXERCISED,
+    NOT_SELECTED,
+    PASSED,
+    UNCOVERED,
+    WARNED,
+    Gatherer,
+)
 from conformance._report._redact import Redactor
 
 FORMAT = 2
 SUITE_NAME = "streaming-conformance"
-CERTIFIED, NOT_CERTIFIED = "CERTIFIED", "NOT CERTIFIED"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+CERTIFIED, NOT_CERTIFIED, INCOMPLETE = "CERTIFIED", "NOT CERTIFIED", "INCOMPLETE"
+NO_SELECTION = {"paths": [], "keyword": "", "markexpr": "", "maxfail": 0}
+"""A run that was asked for everything (the selection a certificate records by default)."""
+LISTED = 8
+"""Rule ids a reason lists before it counts the rest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +51,11 @@ class RunInfo:
     url: str
     model: str
     profile: str
-    strict: bool
+    fail_on: str
     insecure: bool
     started: float
     duration: float
+    selection: dict[str, Any] = field(default_factory=dict)  # -k, -m, --maxfail, paths
 
 
 def build(
@@ -55,7 +71,7 @@ def build(
         {"test": redactor.text(t.nodeid), "kind": t.error, "message": redactor.text(t.message)}
         for t in gatherer.errors()
     ]
-    reasons = _reasons(results, errors, info)
+    verdict, reasons = _verdict(results, errors, info)
     certificate = {
         "format": FORMAT,
         "suite": {"name": SUITE_NAME, "version": __version__, "commit": git_commit()},
@@ -68,14 +84,20 @@ def build(
         "run": {
             "date": _utc(info.started),
             "duration_s": round(info.duration, 3),
-            "strict": info.strict,
+            "fail_on": info.fail_on,
             "tests": gatherer.counts(),
+            "selection": {
+                **NO_SELECTION,
+                **redactor.deep(info.selection),
+                "ran": [redactor.text(t) for t in sorted(gatherer.ran())],
+                "not_run": [redactor.text(t) for t in gatherer.not_run()],
+            },
         },
         "rules": results,
         "summary": summary(results),
         "errors": errors,
         "baseline": judge_baseline(baseline, results) if baseline is not None else None,
-        "verdict": NOT_CERTIFIED if reasons else CERTIFIED,
+        "verdict": verdict,
         "reasons": reasons,
     }
     return seal(certificate)
@@ -91,36 +113,82 @@ def summary(results: list[dict[str, Any]]) -> dict[str, int]:
         "rules": len(results),
         "must_failed": count(FAILED, "MUST"),
         "should_failed": count(FAILED, "SHOULD"),
-        "should_warned": count(WARNING),
+        "warned": count(WARNED),
         "passed": count(PASSED),
+        "not_exercised": count(NOT_EXERCISED),
         "not_applicable": count(NOT_APPLICABLE),
+        "not_selected": count(NOT_SELECTED),
         "findings": sum(r["counts"]["findings"] for r in results),
     }
 
 
-def _reasons(
+def _verdict(
     results: list[dict[str, Any]], errors: list[dict[str, str]], info: RunInfo
-) -> list[str]:
-    """Why the run is not certified (empty when it is)."""
+) -> tuple[str, list[str]]:
+    """The verdict and why: NOT CERTIFIED on a failure (or TLS off), INCOMPLETE when what ran
+    passed but a MUST rule was not exercised or not selected, or a test ended without a
+    verdict; CERTIFIED otherwise."""
+    failed = _failures(results)
+    if info.insecure:
+        failed.append("TLS verification was off (--insecure): the target was not authenticated")
+    incomplete = _gaps(results, errors, info)
+    if failed:
+        return NOT_CERTIFIED, failed + incomplete
+    if incomplete:
+        return INCOMPLETE, incomplete
+    return CERTIFIED, []
+
+
+def _failures(results: list[dict[str, Any]]) -> list[str]:
     reasons = []
     for level in ("MUST", "SHOULD"):
-        failed = [r["id"] for r in results if r["status"] == FAILED and r["level"] == level]
-        if failed:
-            how = " (--strict)" if level == "SHOULD" else ""
-            plural = "s" if len(failed) != 1 else ""
-            reasons.append(f"{len(failed)} {level} rule{plural} failed{how}: {', '.join(failed)}")
+        ids = [r["id"] for r in results if r["status"] == FAILED and r["level"] == level]
+        if ids:
+            how = " (--fail-on should)" if level == "SHOULD" else ""
+            reasons.append(f"{_rules(len(ids), level)} failed{how}: {_listed(ids)}")
+    return reasons
+
+
+def _gaps(results: list[dict[str, Any]], errors: list[dict[str, str]], info: RunInfo) -> list[str]:
+    reasons = []
+    for status, what in ((NOT_EXERCISED, "not exercised"), (NOT_SELECTED, "not selected")):
+        uncovered = [r for r in results if r["level"] == "MUST" and r["status"] == status]
+        if uncovered:
+            how = _selection(info) if status == NOT_SELECTED else ""
+            named = [
+                r["id"] if status == NOT_SELECTED else f"{r['id']} ({r['why']})" for r in uncovered
+            ]
+            listed = _listed(named)
+            reasons.append(f"{_rules(len(uncovered), 'MUST')} {what}{how}: {listed}")
     for kind, what in (
         ("unreachable", "could not reach the target"),
-        ("error", "ended in an error without a verdict"),
+        ("error", "ended in an internal error of the suite, without a verdict"),
     ):
         count = sum(1 for e in errors if e["kind"] == kind)
         if count:
             reasons.append(f"{count} test{'s' if count != 1 else ''} {what}")
-    if info.insecure:
-        reasons.append("TLS verification was off (--insecure): the target was not authenticated")
-    if all(r["status"] == NOT_APPLICABLE for r in results):
-        reasons.append("no rule was checked")
     return reasons
+
+
+def _rules(count: int, level: str) -> str:
+    return f"{count} {level} rule{'s' if count != 1 else ''}"
+
+
+def _listed(items: list[str]) -> str:
+    more = f" and {len(items) - LISTED} more" if len(items) > LISTED else ""
+    return ", ".join(items[:LISTED]) + more
+
+
+def _selection(info: RunInfo) -> str:
+    """The run's selection in words, when it had one."""
+    parts = [
+        f"{flag} {info.selection[key]!r}"
+        for key, flag in (("keyword", "-k"), ("markexpr", "-m"))
+        if info.selection.get(key)
+    ]
+    if info.selection.get("maxfail"):
+        parts.append(f"--maxfail {info.selection['maxfail']}")
+    return f" (the run's selection: {', '.join(parts)})" if parts else ""
 
 
 def _utc(timestamp: float) -> str:
@@ -190,21 +258,21 @@ def verify(data: bytes) -> tuple[int, str]:
     try:
         certificate = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        return EXIT_USAGE, f"not a readable JSON certificate: {exc}"
+        return Exit.USAGE, f"not a readable JSON certificate: {exc}"
     from conformance._schemas import checker
 
     schema = checker("certificate")
     if not schema.is_valid(certificate):
         errors = schema.errors(certificate)
         first = errors[0].message if errors else "invalid"
-        return EXIT_FAILED, f"does not match schemas/certificate.json: {first}"
+        return Exit.FAILED, f"does not match schemas/certificate.json: {first}"
     expected = digest(certificate)
     if certificate["digest"]["value"] != expected:
-        return EXIT_FAILED, (
+        return Exit.FAILED, (
             f"digest mismatch: the content hashes to {expected}, the "
             f"certificate says {certificate['digest']['value']}"
         )
-    return EXIT_OK, (
+    return Exit.OK, (
         f"valid: {certificate['verdict']} for {certificate['target']['url']} "
         f"({certificate['run']['date']}), sha256 {expected}"
     )
@@ -215,7 +283,7 @@ def verify_file(path: Path) -> tuple[int, str]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return EXIT_USAGE, f"{path}: cannot read it: {exc.strerror or exc}"
+        return Exit.USAGE, f"{path}: cannot read it: {exc.strerror or exc}"
     code, message = verify(data)
     return code, f"{path}: {message}"
 
@@ -223,27 +291,40 @@ def verify_file(path: Path) -> tuple[int, str]:
 # -- the exit status of `conformance run` ------------------------------------------------
 
 
-def exit_code(certificate: dict[str, Any] | None, pytest_code: int) -> int:
-    """0 certified (or within the baseline), 1 not certified, 2 usage or connection errors."""
-    if certificate is None or pytest_code not in (0, 1):
-        return EXIT_USAGE
-    failed = any(r["status"] == FAILED for r in certificate["rules"])
-    errors = certificate["errors"]
-    if errors and not failed and all(e["kind"] == "unreachable" for e in errors):
-        return EXIT_USAGE
-    return EXIT_OK if passes(certificate) else EXIT_FAILED
+_PYTEST_EXITS = {
+    pytest.ExitCode.INTERRUPTED: Exit.USAGE,
+    pytest.ExitCode.INTERNAL_ERROR: Exit.INTERNAL,
+    pytest.ExitCode.USAGE_ERROR: Exit.USAGE,
+}
+
+
+def exit_code(certificate: dict[str, Any] | None, pytest_code: int) -> Exit:
+    """The exit status of `conformance run` (see `Exit`): pytest's own trouble first, then
+    an internal error in a test, then the verdict."""
+    if pytest_code in _PYTEST_EXITS or certificate is None:
+        return _PYTEST_EXITS.get(pytest.ExitCode(pytest_code), Exit.USAGE)
+    kinds = {e["kind"] for e in certificate["errors"]}
+    if "error" in kinds:
+        return Exit.INTERNAL
+    if passes(certificate):
+        return Exit.OK
+    if certificate["verdict"] == NOT_CERTIFIED:
+        return Exit.FAILED
+    return Exit.USAGE if kinds == {"unreachable"} else Exit.INCOMPLETE
 
 
 def passes(certificate: dict[str, Any]) -> bool:
-    """Certified, or not certified only because of failures its baseline lists."""
+    """Certified, or not certified only because of failures its baseline lists (and
+    otherwise complete)."""
     if certificate["verdict"] == CERTIFIED:
         return True
     baseline = certificate["baseline"]
-    checked = certificate["summary"]["not_applicable"] < certificate["summary"]["rules"]
+    uncovered = any(r["level"] == "MUST" and r["status"] in UNCOVERED for r in certificate["rules"])
     return (
         baseline is not None
         and baseline["passed"]
         and not certificate["errors"]
         and not certificate["target"]["insecure"]
-        and checked
+        and not uncovered
+        and certificate["summary"]["passed"] > 0
     )

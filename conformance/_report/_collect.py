@@ -20,7 +20,20 @@ MESSAGE_LIMIT = 500
 FINDINGS_KEPT = 5
 """Findings of a rule the certificate keeps in full (with their evidence); the rest counted."""
 
-PASSED, FAILED, WARNING, NOT_APPLICABLE = "passed", "failed", "warning", "not_applicable"
+PASSED, FAILED, WARNED = "passed", "failed", "warned"
+NOT_EXERCISED, NOT_APPLICABLE, NOT_SELECTED = "not_exercised", "not_applicable", "not_selected"
+STATUSES = (FAILED, WARNED, PASSED, NOT_EXERCISED, NOT_SELECTED, NOT_APPLICABLE)
+"""Every status a rule can end a run with, the most telling first."""
+UNCOVERED = (NOT_EXERCISED, NOT_SELECTED)
+"""A MUST rule with one of these statuses keeps a run from being certified: it is incomplete."""
+SHOWN = 5
+"""Test names listed in a rule's `why` before the rest are counted."""
+
+
+def short_id(nodeid: str) -> str:
+    """`file::name` of a test, whatever directory pytest was started from."""
+    path, _, rest = nodeid.partition("::")
+    return f"{path.rsplit('/', 1)[-1]}::{rest}"
 
 
 @dataclass(slots=True)
@@ -32,6 +45,7 @@ class TestRecord:
     evidence: dict[str, Any] | None = None
     error: str = ""  # "" | "unreachable" | "error"
     message: str = ""
+    traceback: str = ""  # an internal error's text (redacted), for the crash file
 
     __test__ = False  # not a pytest test class, whatever its name
 
@@ -61,8 +75,9 @@ class RuleTally:
 class Gatherer:
     """Aggregates test reports into test records and per-rule results."""
 
-    def __init__(self, *, policy: Policy) -> None:
+    def __init__(self, *, policy: Policy, reach: dict[str, set[str]] | None = None) -> None:
         self.policy = policy
+        self.reach = reach or {}  # short test id -> the rules that test can exercise
         self.tests: dict[str, TestRecord] = {}
 
     def add(self, report: pytest.TestReport) -> None:
@@ -73,11 +88,15 @@ class Gatherer:
             test.evidence = getattr(report, EVIDENCE, None)
             if report.failed:
                 self._classify(test, report)
+            elif report.skipped:
+                test.message = _skip_reason(report)
         elif report.failed:
             test.outcome, test.error = "error", "error"
             test.message = _first_lines(report.longreprtext)
+            test.traceback = report.longreprtext
         elif report.skipped and report.when == "setup":
             test.outcome = "skipped"
+            test.message = _skip_reason(report)
 
     def _classify(self, test: TestRecord, report: pytest.TestReport) -> None:
         evidence = test.evidence or {}
@@ -87,10 +106,21 @@ class Gatherer:
             test.outcome, test.error = "error", "error"
         if test.error:
             test.message = evidence.get("exception") or _first_lines(report.longreprtext)
+        if test.error == "error":
+            test.traceback = report.longreprtext
 
     def fails(self, finding: dict[str, Any]) -> bool:
         """Whether a finding (as evidence data) fails its test under the run's policy."""
         return self.policy.fails_level(Level(finding["level"]))
+
+    def ran(self) -> list[str]:
+        """The node ids of the tests that ran to a verdict (passed or failed)."""
+        return [t.nodeid for t in self.tests.values() if t.outcome in ("passed", "failed")]
+
+    def not_run(self) -> list[str]:
+        """The suite's tests (short ids) that did not run at all: not selected, or stopped."""
+        seen = {short_id(nodeid) for nodeid in self.tests}
+        return sorted(set(self.reach) - seen)
 
     def counts(self) -> dict[str, int]:
         """How many tests passed, failed, errored and were skipped."""
@@ -132,11 +162,13 @@ class Gatherer:
         return [self._result(rule, tallies.get(rule.id, RuleTally())) for rule in rules]
 
     def _result(self, rule: Rule[Any], tally: RuleTally) -> dict[str, Any]:
+        status, why = self.status(rule, tally)
         return {
             "id": rule.id,
             "level": str(rule.level),
             "title": rule.title,
-            "status": self.status(rule, tally),
+            "status": status,
+            "why": why,
             "judged": tally.judged,
             "counts": {
                 "tests": len(tally.tests),
@@ -150,12 +182,37 @@ class Gatherer:
             ],
         }
 
-    def status(self, rule: Rule[Any], tally: RuleTally) -> str:
-        """failed (fails under the policy), warning (found, does not fail), passed (judged
-        something and found nothing), not_applicable (judged nothing)."""
+    def status(self, rule: Rule[Any], tally: RuleTally) -> tuple[str, str | None]:
+        """The rule's status and, when it judged nothing, why: failed (a finding that fails
+        under the policy), warned (findings that do not), passed (judged something, found
+        nothing), not exercised (its tests ran but gave it nothing to judge, or ended in an
+        error), not applicable (its tests were skipped: the target lacks an optional
+        feature), not selected (its tests did not run)."""
         if tally.findings:
-            return FAILED if self.policy.fails_level(rule.level) else WARNING
-        return PASSED if tally.judged else NOT_APPLICABLE
+            return (FAILED if self.policy.fails_level(rule.level) else WARNED), None
+        if tally.judged:
+            return PASSED, None
+        return self._uncovered(rule.id)
+
+    def _uncovered(self, rule_id: str) -> tuple[str, str]:
+        reaching = {sid for sid, ids in self.reach.items() if rule_id in ids}
+        tests = [t for t in self.tests.values() if short_id(t.nodeid) in reaching]
+        ran = [t for t in tests if t.outcome in ("passed", "failed")]
+        if ran:
+            reasons = [(t.evidence or {}).get("unjudged", {}).get(rule_id) for t in ran]
+            why = next((r for r in reasons if r), "its tests gave it nothing to judge")
+            return NOT_EXERCISED, why
+        skipped = [t for t in tests if t.outcome == "skipped"]
+        if skipped:
+            return NOT_APPLICABLE, skipped[0].message or "its tests were skipped"
+        errored = [t for t in tests if t.outcome == "error"]
+        if errored:
+            return NOT_EXERCISED, f"its tests ended in an error: {_names(errored)}"
+        if reaching:
+            names = sorted(reaching)
+            more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+            return NOT_SELECTED, f"its tests did not run: {', '.join(names[:SHOWN])}{more}"
+        return NOT_EXERCISED, "no test of the suite exercises it under this profile"
 
 
 def _ordered(tally: RuleTally) -> list[tuple[TestRecord, dict[str, Any]]]:
@@ -184,6 +241,18 @@ def certificate_finding(test: TestRecord, finding: dict[str, Any]) -> dict[str, 
         }
         out["curl"] = exchange["curl"]
     return out
+
+
+def _names(tests: list[TestRecord]) -> str:
+    names = sorted(short_id(t.nodeid) for t in tests)
+    more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+    return ", ".join(names[:SHOWN]) + more
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    text = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr or "")
+    return text.removeprefix("Skipped: ")[:MESSAGE_LIMIT]
 
 
 def _first_lines(text: str) -> str:

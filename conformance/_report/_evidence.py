@@ -105,6 +105,7 @@ def evidence_of(
     ]
     return {
         "judged": dict(outcome.all_judged()),
+        "unjudged": redactor.deep(outcome.unjudged()),
         "findings": redactor.deep(findings),
         "exchanges": [exchange_evidence(exchanges[i], redactor) for i in kept],
         "exchanges_total": len(exchanges),

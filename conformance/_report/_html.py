@@ -33,8 +33,11 @@ table.cf-table code{white-space:normal;word-break:break-word}
 table.cf-matrix td:first-child code{white-space:nowrap;word-break:normal}
 .cf-badge{display:inline-block;padding:1px 6px;border-radius:4px;color:#fff;font-weight:bold}
 .cf-passed .cf-badge{background:#2a7d2a}.cf-failed .cf-badge{background:#b22222}
-.cf-warning .cf-badge{background:#c77c00}.cf-not_applicable .cf-badge{background:#888}
-tr.cf-failed{background:#fdf0f0}tr.cf-warning{background:#fff7e6}
+.cf-warned .cf-badge{background:#a35f00}.cf-not_applicable .cf-badge{background:#666}
+.cf-not_exercised .cf-badge,.cf-not_selected .cf-badge{background:#5a4a9c}
+.cf-incomplete{border-color:#5a4a9c;background:#f1eef9}
+.cf-incomplete .cf-verdict__word{color:#5a4a9c}
+tr.cf-failed{background:#fdf0f0}tr.cf-warned{background:#fff7e6}
 .cf-block{border:1px solid #ddd;border-left:5px solid #b22222;padding:6px 12px;margin:12px 0}
 .cf-block.cf-should{border-left-color:#c77c00}
 .cf-block pre,.cf-extra pre{background:#f7f7f7;border:1px solid #e2e2e2;padding:6px;
@@ -68,22 +71,29 @@ def summary_prefix(certificate: dict[str, Any]) -> list[str]:
 
 
 def counts_line(certificate: dict[str, Any]) -> str:
-    """MUST and SHOULD counts in one sentence."""
+    """The rules of the run by result, in one sentence: failures, warnings, coverage."""
     s = certificate["summary"]
     parts = [
         f"MUST: {_plural(s['must_failed'], 'rule')} failed",
-        f"SHOULD: {_plural(s['should_warned'], 'rule')} with warnings",
+        f"SHOULD: {_plural(s['warned'], 'rule')} with warnings",
     ]
     if s["should_failed"]:
-        parts.append(f"{_plural(s['should_failed'], 'SHOULD rule')} failed under --strict")
-    parts += [f"{s['passed']} passed", f"{s['not_applicable']} not applicable"]
+        parts.append(f"{_plural(s['should_failed'], 'SHOULD rule')} failed (--fail-on should)")
+    parts.append(f"{s['passed']} of {s['rules']} passed")
+    parts += [
+        f"{s[key]} {key.replace('_', ' ')}"
+        for key in ("not_exercised", "not_selected", "not_applicable")
+        if s[key]
+    ]
     return " · ".join(parts)
 
 
 def banner(certificate: dict[str, Any]) -> str:
     """The verdict, the MUST/SHOULD counts and the reasons."""
     verdict = certificate["verdict"]
-    css = "cf-certified" if verdict == "CERTIFIED" else "cf-not-certified"
+    css = {"CERTIFIED": "cf-certified", "INCOMPLETE": "cf-incomplete"}.get(
+        verdict, "cf-not-certified"
+    )
     reasons = "".join(f"<li>{_e(r)}</li>" for r in certificate["reasons"])
     baseline = certificate["baseline"]
     note = ""
@@ -123,7 +133,7 @@ def facts(certificate: dict[str, Any]) -> str:
         ("Profile", _e(target["profile"])),
         ("Date (UTC)", _e(run["date"])),
         ("Duration", _e(f"{run['duration_s']:.1f} s")),
-        ("Strict", "yes (SHOULD violations fail)" if run["strict"] else "no"),
+        ("Fails on", "SHOULD findings too" if run["fail_on"] == "should" else "MUST findings"),
         ("TLS", insecure),
         ("Tests", _e(", ".join(f"{v} {k}" for k, v in tests.items()))),
         ("Certificate sha256", f"<code>{_e(certificate['digest']['value'])}</code>"),
@@ -138,7 +148,7 @@ def matrix(certificate: dict[str, Any]) -> str:
     return (
         '<section id="cf-matrix"><h2>Compliance matrix</h2>'
         '<table class="cf-table cf-matrix"><thead><tr><th>Rule</th><th>Level</th>'
-        "<th>Requirement</th><th>Result</th><th>Findings</th><th>Tests</th></tr>"
+        "<th>Requirement</th><th>Result</th><th>Judged</th><th>Findings</th><th>Tests</th></tr>"
         f"</thead><tbody>{rows}</tbody></table></section>"
     )
 
@@ -147,12 +157,13 @@ def _matrix_row(result: dict[str, Any]) -> str:
     rule = REGISTRY.get(result["id"])
     sentence = f"<br><small>{_e(rule.source)}: {_e(rule.sentence)}</small>" if rule else ""
     status = result["status"]
+    why = f"<br><small>{_e(result['why'])}</small>" if result["why"] else ""
     return (
         f'<tr class="cf-{status}" data-rule="{_e(result["id"])}">'
         f"<td><code>{_e(result['id'])}</code></td><td>{_e(result['level'])}</td>"
         f"<td><b>{_e(result['title'])}</b>{sentence}</td>"
         f'<td class="cf-{status}"><span class="cf-badge">'
-        f"{_e(status.replace('_', ' '))}</span></td>"
+        f"{_e(status.replace('_', ' '))}</span>{why}</td><td>{result['judged']}</td>"
         f"<td>{result['counts']['findings']}</td><td>{_tests(result['tests'])}</td></tr>"
     )
 

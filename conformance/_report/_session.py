@@ -29,6 +29,7 @@ class VerdictSink:
 
     def __init__(self) -> None:
         self.certificate: dict[str, Any] | None = None
+        self.crashes: list[tuple[str, str]] = []  # (test, traceback) of internal errors
 
 
 class ReportSession:
@@ -43,6 +44,7 @@ class ReportSession:
         insecure: bool,
         certificate: Path | None = None,
         baseline: list[str] | None = None,
+        reach: dict[str, set[str]] | None = None,
     ) -> None:
         self.config = config
         self.target = target
@@ -51,7 +53,7 @@ class ReportSession:
         self.path = certificate
         self.baseline = baseline
         self.redactor = Redactor(target.secrets())
-        self.gatherer = Gatherer(policy=policy)
+        self.gatherer = Gatherer(policy=policy, reach=reach)
         self.started = time.time()
         self.certificate: dict[str, Any] | None = None
         self.html_report: Any = None  # pytest-html's report data, for the title
@@ -80,6 +82,9 @@ class ReportSession:
         for plugin in self.config.pluginmanager.get_plugins():
             if isinstance(plugin, VerdictSink):
                 plugin.certificate = certificate
+                plugin.crashes = [
+                    (t.nodeid, t.traceback) for t in self.gatherer.errors() if t.error == "error"
+                ]
         if self.html_report is not None:  # pytest-html writes the page after this hook
             self.html_report.title = f"{certificate['verdict']}: {self._title()}"
         if self.baseline is not None and session.exitstatus in (0, 1):
@@ -93,10 +98,11 @@ class ReportSession:
                 self.target.base_url,
                 self.target.model,
                 self.target.profile,
-                self.policy.fail_on_should,
+                self.policy.fail_on,
                 self.insecure,
                 self.started,
                 time.time() - self.started,
+                selection(self.config),
             )
             self.certificate = certificates.build(
                 info,
@@ -143,6 +149,17 @@ class ReportSession:
         postfix.extend(summary_postfix(certificate, self.gatherer))
 
 
+def selection(config: pytest.Config) -> dict[str, Any]:
+    """What the run was asked to run: paths, -k, -m and --maxfail (as given)."""
+    option = config.option
+    return {
+        "paths": [str(arg) for arg in config.args],
+        "keyword": getattr(option, "keyword", "") or "",
+        "markexpr": getattr(option, "markexpr", "") or "",
+        "maxfail": getattr(option, "maxfail", 0) or 0,
+    }
+
+
 def profile_rules(name: str) -> list[Rule[Any]]:
     """The rules a certificate lists: those of the profile (not those it excludes)."""
     from conformance._profiles import load_profile
@@ -158,6 +175,7 @@ def create(
     insecure: bool,
     certificate: str | None,
     baseline: str | None,
+    reach: dict[str, set[str]] | None = None,
 ) -> ReportSession:
     """A ReportSession for the options given (a bad baseline is a usage error)."""
     from conformance._report._baseline import BaselineError, load_baseline
@@ -175,4 +193,5 @@ def create(
         insecure=insecure,
         certificate=Path(certificate) if certificate else None,
         baseline=ids,
+        reach=reach,
     )

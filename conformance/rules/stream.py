@@ -25,7 +25,6 @@ def _changed(event: Event, key: str, first: Any, value: Any) -> Problem:
     )
 
 
-CHUNKS = Judges(lambda state: state.chunks > 0, "no chunk was delivered")
 CHOICES = Judges(lambda state: bool(state.choices), "no chunk carried a choice")
 CREATED = Judges(
     lambda state: type(state.first_created) is int, "no chunk carried an integer created"
@@ -210,18 +209,19 @@ def _distinct_in_range(indexes: list[int], limit: int | None) -> bool:
 
 @end_rule(
     "stream.has_delta",
-    judges=CHUNKS,
     level=Level.MUST,
     title="A completion carries at least one choice delta",
     source=SEED,
     sentence="choices: The list of completion choices.",
 )
 def has_delta(state: StreamState) -> Iterator[Problem]:
-    if state.chunks and not state.choices:
+    if not state.choices:
         yield Problem(
             "no chunk of the completion carries a choice",
             expected="at least one chunk with a choice delta",
-            received=f"{state.chunks} chunks, none with a choice",
+            received=f"{state.chunks} chunks, none with a choice"
+            if state.chunks
+            else f"no chunk at all in {state.events} event(s)",
         )
 
 

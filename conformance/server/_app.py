@@ -31,14 +31,21 @@ _CATALOGUES: dict[str, Mapping[str, Fault | Variation]] = {"fault": FAULTS, "var
 
 
 def create_app(
-    *, fault: str | None = None, variation: str | None = None, delay: float = 0.0
+    *,
+    fault: str | None = None,
+    variation: str | None = None,
+    delay: float = 0.0,
+    api_key: str | None = None,
 ) -> Starlette:
     """The reference server; `fault` and `variation` apply to the plain `/v1/...` routes.
 
-    `/fault/{name}/v1/...` and `/variation/{name}/v1/...` select one per request.
-    Raises ValueError for an unknown fault or variation name.
+    `/fault/{name}/v1/...` and `/variation/{name}/v1/...` select one per request. With
+    `api_key`, as the documented API does, a request without `Authorization: Bearer <key>`
+    is answered 401. Raises ValueError for an unknown fault or variation name.
     """
-    server = _Server(combine(_named("fault", fault), _named("variation", variation)), delay)
+    server = _Server(
+        combine(_named("fault", fault), _named("variation", variation)), delay, api_key
+    )
     routes = []
     for prefix in ("", "/fault/{fault}", "/variation/{variation}"):
         routes += [
@@ -72,9 +79,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 class _Server:
-    def __init__(self, default: Behaviour, delay: float) -> None:
+    def __init__(self, default: Behaviour, delay: float, api_key: str | None) -> None:
         self.default = default
         self.delay = delay
+        self.api_key = api_key
+
+    def authorise(self, request: Request) -> None:
+        """Refuse a request without the server's key (when it has one), as the API does."""
+        if self.api_key is None:
+            return
+        if request.headers.get("authorization", "") != f"Bearer {self.api_key}":
+            raise RequestError(
+                "Incorrect API key provided. You can find your API key in your account settings.",
+                code="invalid_api_key",
+                status=401,
+            )
 
     def behaviour(self, params: Mapping[str, str]) -> Behaviour:
         """The behaviour a route selects: a fault, a variation, or the app's default."""
@@ -92,6 +111,7 @@ class _Server:
 
     async def models(self, request: Request) -> Response:
         try:
+            self.authorise(request)
             self.behaviour(request.path_params)
         except RequestError as error:
             return openai_error(error)
@@ -103,6 +123,7 @@ class _Server:
 
     async def completions(self, request: Request) -> Response:
         try:
+            self.authorise(request)
             behaviour = self.behaviour(request.path_params)
         except RequestError as error:
             return openai_error(error)

@@ -161,12 +161,13 @@ def serve(
     fault: str | None = None,
     variation: str | None = None,
     delay: float = 0.0,
+    api_key: str | None = None,
 ) -> None:
     """Serve in the foreground until interrupted; print the base URL on stdout when ready."""
     if fault in FAULTS and FAULTS[fault].raw is not None:
         _serve_hostile(host, port, fault)
         return
-    app = create_app(fault=fault, variation=variation, delay=delay)
+    app = create_app(fault=fault, variation=variation, delay=delay, api_key=api_key)
     sock = _listen(host, port)
     url = base_url(host, sock.getsockname()[1])
     server = uvicorn.Server(_config(app, 1.0, quiet=False))

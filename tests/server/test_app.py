@@ -367,7 +367,7 @@ def test_unknown_names_are_refused_when_creating_the_app() -> None:
 
 def test_catalogues_are_well_formed() -> None:
     protocol = [f for f in FAULTS.values() if not f.hostile]  # hostile: tests/test_hostile.py
-    assert len(protocol) == 37
+    assert len(protocol) == 38
     for name, entry in FAULTS.items():
         assert entry.name == name and re.fullmatch(r"[a-z]+\.[a-z0-9_]+", entry.rule_id)
     assert len({f.rule_id for f in protocol}) == len(protocol)
@@ -546,6 +546,14 @@ def _content_after_finish(name: str) -> None:
     assert stream[-2]["choices"][0]["finish_reason"] == "stop"
     assert stream[-1]["choices"][0]["delta"]["content"]
     assert stream[-1]["id"] == stream[0]["id"]
+
+
+@checks("empty-entry-after-finish")
+def _empty_entry_after_finish(name: str) -> None:
+    stream = chunks(fault(name).content)
+    assert stream[-2]["choices"][0]["finish_reason"] == "stop"
+    assert stream[-1]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert stream[-1]["choices"][0]["finish_reason"] is None
 
 
 @checks("created-drift")
