@@ -1,6 +1,7 @@
 """Results of the real-server certifications: collect, tabulate, compare.
 
     python peers/table.py collect NAME REPORT_DIR OUT_DIR --server S --version V --model M --url U
+    python peers/table.py upstream RESULTS_FILE ENGINE
     python peers/table.py table [--dir peers/certificates] [--out peers/COMPATIBILITY.md]
     python peers/table.py check ACTUAL_DIR [--expected peers/certificates]
 
@@ -9,7 +10,9 @@
 certificate, when `conformance run` wrote one, to OUT_DIR/NAME.json. The verdict and the
 rule ids come from the certificate when there is one, else from the run's JUnit XML; the
 evidence (what was received, the request body) always comes from the JUnit failure text.
-`table` renders COMPATIBILITY.md from the results files; `check` exits 1 when a verdict or
+`upstream` marks a gateway's results file with the name of the engine row it fronts; `table`
+renders COMPATIBILITY.md from the results files (and, for each gateway, the findings it adds
+or removes compared with that engine alone); `check` exits 1 when a verdict or
 a set of failing MUST rule ids differs from the committed results (SHOULD differences are
 printed, not failed: the property tests draw their requests at random).
 Standard library only.
@@ -28,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("vllm", "litellm", "transformers", "llamacpp")
+ORDER = ("vllm", "litellm", "transformers", "llamacpp", "litellm-vllm", "vllm-router",
+         "litellm-llamacpp")
 BLOCK = re.compile(r"^(?:E\s+)?\[(MUST|SHOULD)\] (\S+) - ", re.M)
 BODY = re.compile(r"--data-binary '(.*)'\s*$", re.M)
 EXCERPT = 160
@@ -187,6 +191,18 @@ def collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def upstream(args: argparse.Namespace) -> int:
+    """Name, in a gateway's results file, the engine row (another results file) it fronts."""
+    path = Path(args.results)
+    result = json.loads(path.read_text())
+    result.pop("upstream", None)
+    items = list(result.items())
+    at = next((i + 1 for i, (key, _) in enumerate(items) if key == "url"), len(items))
+    items.insert(at, ("upstream", args.engine))
+    path.write_text(json.dumps(dict(items), indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
 # -- table --------------------------------------------------------------------------------
 
 def load_all(directory: Path) -> list[dict[str, Any]]:
@@ -239,7 +255,52 @@ def render(results: list[dict[str, Any]]) -> str:
             lines.append(f"- **{r['server']}**: {_evidence(rule_id, r['must'][rule_id])}")
     if not any(r["must"] for r in results):
         lines.append("No MUST failure.")
+    lines += _differences(results)
     return "\n".join(lines) + "\n"
+
+
+def _ids(ids: set[str]) -> str:
+    return ", ".join(f"`{i}`" for i in sorted(ids)) or "none"
+
+
+def difference(gateway: dict[str, Any], engine: dict[str, Any]) -> dict[str, set[str]]:
+    """Rule ids the gateway adds to (present only behind it) or removes from the engine's."""
+    found = {}
+    for level in ("must", "should"):
+        behind, alone = set(gateway[level]), set(engine[level])
+        found[f"{level}_added"], found[f"{level}_removed"] = behind - alone, alone - behind
+    return found
+
+
+def _differences(results: list[dict[str, Any]]) -> list[str]:
+    """The section comparing each gateway row with its upstream engine's row."""
+    gateways = [r for r in results if r.get("upstream")]
+    if not gateways:
+        return []
+    by_name = {r["name"]: r for r in results}
+    lines = [
+        "", "## Gateways compared with their engine alone", "",
+        "Rule ids failing (MUST) or warned (SHOULD) behind the gateway but not on the engine",
+        "alone are the gateway's (added); those on the engine alone but not behind the gateway",
+        "are hidden or repaired by it (removed). Evidence of each MUST failure is above.", "",
+        "| gateway | engine alone | verdict (engine → gateway) | MUST added | MUST removed "
+        "| SHOULD added | SHOULD removed |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for g in gateways:
+        engine = by_name.get(g["upstream"])
+        if engine is None:
+            lines.append(f"| {g['server']} | no results for `{g['upstream']}` | {g['verdict']} "
+                         "| ? | ? | ? | ? |")
+            continue
+        d = difference(g, engine)
+        alone = f"{engine['server']} {engine['version']}"
+        if g["version"].rpartition(" -> ")[2] not in (engine["version"], g["version"]):
+            alone += f" (gateway ran {g['version'].rpartition(' -> ')[2]})"
+        lines.append(f"| {g['server']} | {alone} | {engine['verdict']} → {g['verdict']} "
+                     f"| {_ids(d['must_added'])} | {_ids(d['must_removed'])} "
+                     f"| {_ids(d['should_added'])} | {_ids(d['should_removed'])} |")
+    return lines
 
 
 def table(args: argparse.Namespace) -> int:
@@ -289,6 +350,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--replay", action="store_true",
                    help="resend each failing request to --url (still running) for its raw answer")
     c.set_defaults(func=collect)
+    u = sub.add_parser("upstream")
+    u.add_argument("results", help="a gateway's NAME.results.json")
+    u.add_argument("engine", help="name of the engine row it fronts")
+    u.set_defaults(func=upstream)
     t = sub.add_parser("table")
     t.add_argument("--dir", default=str(HERE / "certificates"))
     t.add_argument("--out", default=str(HERE / "COMPATIBILITY.md"))
