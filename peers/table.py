@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import urllib.error
@@ -32,7 +33,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ORDER = ("vllm", "litellm", "transformers", "llamacpp", "litellm-vllm", "vllm-router",
-         "lm-proxy", "litellm-llamacpp")
+         "lm-proxy", "portkey", "litellm-llamacpp")
 BLOCK = re.compile(r"^(?:E\s+)?\[(MUST|SHOULD)\] (\S+) - ", re.M)
 BODY = re.compile(r"--data-binary '(.*)'\s*$", re.M)
 EXCERPT = 160
@@ -124,9 +125,12 @@ def _from_certificate(data: dict[str, Any]) -> tuple[str | None, set[str], set[s
 
 def replay(url: str, body: str, limit: int = 4096) -> str:
     """Send `body` again and return the answer's first bytes: status line, content-type, body."""
+    # A server that needs headers of its client (peers/certify.sh: RUN/headers) gets them.
+    extra = os.environ.get("PEERS_REPLAY_HEADERS", "").splitlines()
+    headers = dict(line.split(": ", 1) for line in extra if ": " in line)
     request = urllib.request.Request(
         url.rstrip("/") + "/chat/completions", data=body.encode(), method="POST",
-        headers={"Content-Type": "application/json", "Accept": "text/event-stream"})
+        headers={"Content-Type": "application/json", "Accept": "text/event-stream", **headers})
     try:
         response = urllib.request.urlopen(request, timeout=30)
     except urllib.error.HTTPError as error:
