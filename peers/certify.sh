@@ -25,8 +25,8 @@ PY="${PYTHON:-$ROOT/.venv/bin/python}"
 OUT="$HERE/certificates"
 if [ "${1:-}" = --out ]; then OUT="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2; fi
 NAMES=("$@")
-[ ${#NAMES[@]} -gt 0 ] ||
-  NAMES=(vllm litellm-vllm vllm-router lm-proxy portkey litellm transformers llamacpp litellm-llamacpp)
+[ ${#NAMES[@]} -gt 0 ] || NAMES=(vllm litellm-vllm vllm-router lm-proxy portkey
+                                 litellm transformers llamacpp litellm-llamacpp)
 
 # name -> port, model, server label, package (in $PEERS_HOME/${VENV[name]:-name}/venv, or
 # npm:NAME in $PEERS_HOME/name/npm)
