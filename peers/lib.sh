@@ -4,9 +4,11 @@
 #   $PEERS_HOME/<name>/venv                   the server's own virtualenv (cached)
 #   $PEERS_HOME/<name>/installed-<version>    marker: the venv holds that version
 #   $PEERS_HOME/<name>/run-<port>/            pid, serve.log, config of one running server
+#   $PEERS_HOME/<gateway>/run-<port>/upstream "ENGINE PORT" of the engine the gateway started
 # Servers started by other tools (another run directory) are never touched.
 
 PEERS_HOME="${PEERS_HOME:-/tmp/peers}"
+PEERS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 log() { echo "[peers:$PEER] $*" >&2; }
 
@@ -27,6 +29,17 @@ stop_pid() {
     if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
   fi
   rm -f "$run/pid"
+}
+
+# stop_run RUN: stop the server of RUN, then the upstream engine it started (RUN/upstream).
+stop_run() {
+  local run="$1" engine port
+  stop_pid "$run"
+  if [ -f "$run/upstream" ]; then
+    read -r engine port < "$run/upstream"
+    stop_pid "$PEERS_HOME/$engine/run-$port"
+    rm -f "$run/upstream"
+  fi
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -61,6 +74,22 @@ launch() {
 prepare() {
   RUN="$PEERS_HOME/$PEER/run-$1"
   mkdir -p "$RUN"
-  stop_pid "$RUN"
+  stop_run "$RUN"
   if port_in_use "$1"; then log "port $1 is already in use"; return 1; fi
+}
+
+# start_upstream ENGINE PORT: print the base URL of ENGINE (a peers/start-ENGINE.sh) on
+# 127.0.0.1:PORT. An ENGINE this tool already runs there (its pid alive, /v1/models
+# answering) is reused and left alone; otherwise it is started and recorded in RUN/upstream,
+# so that stopping the gateway (stop.sh, stop_run) stops it too. Call after `prepare`.
+start_upstream() {
+  local engine="$1" port="$2" run="$PEERS_HOME/$1/run-$2"
+  if [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null \
+     && curl -sf -m 5 -o /dev/null "http://127.0.0.1:$port/v1/models"; then
+    log "reusing $engine (pid $(cat "$run/pid")) on 127.0.0.1:$port"
+  else
+    echo "$engine $port" > "$RUN/upstream"
+    "$PEERS_DIR/start-$engine.sh" "$port" > /dev/null || return 1
+  fi
+  echo "http://127.0.0.1:$port/v1"
 }

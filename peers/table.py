@@ -10,7 +10,9 @@ copies the certificate to OUT_DIR/NAME.json. Everything comes from the certifica
 carries each finding with its request and the answer's status, headers and body: no
 rendered text is parsed and no request is sent again. A run without a certificate (it
 crashed) is an ERROR.
-`table` renders COMPATIBILITY.md from the results files; `check` exits 1 when a verdict or
+`upstream` marks a gateway's results file with the name of the engine row it fronts; `table`
+renders COMPATIBILITY.md from the results files (and, for each gateway, the findings it adds
+or removes compared with that engine alone); `check` exits 1 when a verdict or
 a set of failing MUST rule ids differs from the committed results (SHOULD differences are
 printed, not failed: the property tests draw their requests at random).
 Standard library only.
@@ -25,7 +27,17 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("vllm", "litellm", "transformers", "llamacpp")
+ORDER = (
+    "vllm",
+    "litellm",
+    "transformers",
+    "llamacpp",
+    "litellm-vllm",
+    "vllm-router",
+    "lm-proxy",
+    "portkey",
+    "litellm-llamacpp",
+)
 EXCERPT = 160
 
 
@@ -86,7 +98,7 @@ def from_certificate(data: dict[str, Any]) -> dict[str, Any]:
     for rule in data["rules"]:
         if rule["status"] == "failed" and rule["level"] == "MUST":
             must[rule["id"]] = [evidence(f) for f in rule["findings"]]
-        elif rule["status"] in ("warning", "failed"):
+        elif rule["status"] in ("warned", "failed"):
             should.add(rule["id"])
     return {
         "verdict": data["verdict"],
@@ -119,6 +131,18 @@ def collect(args: argparse.Namespace) -> int:
         f"{args.name}: {result['verdict']}; MUST {sorted(result['must']) or '-'}; "
         f"SHOULD {result['should'] or '-'} -> {path}"
     )
+    return 0
+
+
+def upstream(args: argparse.Namespace) -> int:
+    """Name, in a gateway's results file, the engine row (another results file) it fronts."""
+    path = Path(args.results)
+    result = json.loads(path.read_text())
+    result.pop("upstream", None)
+    items = list(result.items())
+    at = next((i + 1 for i, (key, _) in enumerate(items) if key == "url"), len(items))
+    items.insert(at, ("upstream", args.engine))
+    path.write_text(json.dumps(dict(items), indent=2, ensure_ascii=False) + "\n")
     return 0
 
 
@@ -178,7 +202,62 @@ def render(results: list[dict[str, Any]]) -> str:
             lines.append(f"- **{r['server']}**: {_evidence(rule_id, r['must'][rule_id])}")
     if not any(r["must"] for r in results):
         lines.append("No MUST failure.")
+    lines += _differences(results)
     return "\n".join(lines) + "\n"
+
+
+def _ids(ids: set[str]) -> str:
+    return ", ".join(f"`{i}`" for i in sorted(ids)) or "none"
+
+
+def difference(gateway: dict[str, Any], engine: dict[str, Any]) -> dict[str, set[str]]:
+    """Rule ids the gateway adds to (present only behind it) or removes from the engine's."""
+    found = {}
+    for level in ("must", "should"):
+        behind, alone = set(gateway[level]), set(engine[level])
+        found[f"{level}_added"], found[f"{level}_removed"] = behind - alone, alone - behind
+    return found
+
+
+def _differences(results: list[dict[str, Any]]) -> list[str]:
+    """The section comparing each gateway row with its upstream engine's row."""
+    gateways = [r for r in results if r.get("upstream")]
+    if not gateways:
+        return []
+    by_name = {r["name"]: r for r in results}
+    lines = [
+        "",
+        "## Gateways compared with their engine alone",
+        "",
+        "Rule ids failing (MUST) or warned (SHOULD) behind the gateway but not on the engine",
+        "alone are the gateway's (added); those on the engine alone but not behind the gateway",
+        "are hidden or repaired by it (removed). Evidence of each MUST failure is above. Some",
+        "SHOULD warnings come only from the property tests' randomly drawn requests, so a",
+        "SHOULD difference may also be chance (`python peers/table.py check` does not fail",
+        "on one).",
+        "",
+        "| gateway | engine alone | verdict (engine → gateway) | MUST added | MUST removed "
+        "| SHOULD added | SHOULD removed |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for g in gateways:
+        engine = by_name.get(g["upstream"])
+        if engine is None:
+            lines.append(
+                f"| {g['server']} | no results for `{g['upstream']}` | {g['verdict']} "
+                "| ? | ? | ? | ? |"
+            )
+            continue
+        d = difference(g, engine)
+        alone = f"{engine['server']} {engine['version']}"
+        if g["version"].rpartition(" -> ")[2] not in (engine["version"], g["version"]):
+            alone += f" (gateway ran {g['version'].rpartition(' -> ')[2]})"
+        lines.append(
+            f"| {g['server']} | {alone} | {engine['verdict']} → {g['verdict']} "
+            f"| {_ids(d['must_added'])} | {_ids(d['must_removed'])} "
+            f"| {_ids(d['should_added'])} | {_ids(d['should_removed'])} |"
+        )
+    return lines
 
 
 def table(args: argparse.Namespace) -> int:
@@ -229,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
         c.add_argument(name, default="?")
     c.add_argument("--exit-code", type=int, default=0, help="exit status of conformance run")
     c.set_defaults(func=collect)
+    u = sub.add_parser("upstream")
+    u.add_argument("results", help="a gateway's NAME.results.json")
+    u.add_argument("engine", help="name of the engine row it fronts")
+    u.set_defaults(func=upstream)
     t = sub.add_parser("table")
     t.add_argument("--dir", default=str(HERE / "certificates"))
     t.add_argument("--out", default=str(HERE / "COMPATIBILITY.md"))

@@ -1,5 +1,6 @@
-"""peers/table.py builds the compatibility results from certificates alone: each MUST failure
-with the request that showed it and the answer's status, content type and body."""
+"""peers/table.py builds the compatibility results from certificates alone (each MUST failure
+with the request that showed it and the answer's status, content type and body), names a
+gateway row's upstream engine and compares the two."""
 
 from __future__ import annotations
 
@@ -81,3 +82,73 @@ def test_a_stream_answer_shows_its_end() -> None:
     line = _table().answered(response)
     assert line.startswith("HTTP/1.1 200 OK | content-type: text/event-stream | …")
     assert line.endswith("data: x\n\n")
+
+
+def _row(name: str, must: list[str], should: list[str], **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "server": extra.pop("server", name),
+        "version": "1.0",
+        "model": "m",
+        "url": "http://127.0.0.1:1/v1",
+        "verdict": extra.pop("verdict", "X"),
+        "must": {rule_id: [] for rule_id in must},
+        "should": should,
+        **extra,
+    }
+
+
+def test_difference_is_what_only_one_side_has() -> None:
+    engine = _row("engine", ["a", "b"], ["s1", "s2"])
+    gateway = _row("gw", ["b", "c"], ["s2", "s3"], upstream="engine")
+    assert _table().difference(gateway, engine) == {
+        "must_added": {"c"},
+        "must_removed": {"a"},
+        "should_added": {"s3"},
+        "should_removed": {"s1"},
+    }
+
+
+def test_no_gateway_no_comparison_section() -> None:
+    text = _table().render([_row("engine", ["a"], [])])
+    assert "compared with their engine" not in text
+    assert text.endswith("\n") and not text.endswith("\n\n")
+
+
+def test_comparison_row_per_gateway() -> None:
+    engine = _row("engine", ["a"], ["s1"], server="Engine", verdict="NOT CERTIFIED")
+    gateway = _row(
+        "gw",
+        ["a", "c"],
+        [],
+        server="Gateway -> Engine",
+        upstream="engine",
+        version="2.0 -> 1.0",
+        verdict="NOT CERTIFIED",
+    )
+    lines = _table().render([engine, gateway]).splitlines()
+    start = lines.index("## Gateways compared with their engine alone")
+    assert lines[-1] == (
+        "| Gateway -> Engine | Engine 1.0 | NOT CERTIFIED → NOT CERTIFIED "
+        "| `c` | none | none | `s1` |"
+    )
+    assert start < len(lines) - 1
+
+
+def test_engine_version_mismatch_and_missing_engine() -> None:
+    engine = _row("engine", [], [], server="Engine")
+    moved = _row("gw", [], [], upstream="engine", version="2.0 -> 1.1")
+    orphan = _row("gw2", [], [], upstream="gone")
+    lines = _table().render([engine, moved, orphan]).splitlines()
+    assert "| Engine 1.0 (gateway ran 1.1) |" in lines[-2]
+    assert "no results for `gone`" in lines[-1]
+
+
+def test_upstream_marks_results_after_url(tmp_path: Path) -> None:
+    path = tmp_path / "gw.results.json"
+    path.write_text(json.dumps(_row("gw", [], []), indent=2) + "\n")
+    assert _table().main(["upstream", str(path), "engine"]) == 0
+    assert _table().main(["upstream", str(path), "engine"]) == 0  # idempotent
+    data = json.loads(path.read_text())
+    keys = list(data)
+    assert data["upstream"] == "engine" and keys[keys.index("url") + 1] == "upstream"
