@@ -84,6 +84,8 @@ def evidence(finding: dict[str, Any]) -> dict[str, str]:
         "received": _short(finding["received"]),
     }
     item = {key: value for key, value in item.items() if value}
+    if finding.get("event"):
+        item["event"] = _short(finding["event"].strip())
     if "request" in finding:
         item["request"] = finding["request"]["body"]
     if "response" in finding and finding["location"] == "whole response":
@@ -175,6 +177,8 @@ def _evidence(rule_id: str, items: list[dict[str, str]]) -> str:
         parts.append(f"answered {_code(first['raw'])}")
     else:
         parts.append(f"received {_code(first.get('received', first.get('message', '')))}")
+        if first.get("event"):
+            parts.append(f"in the event {_code(first['event'])}")
     return " ".join(parts)
 
 
