@@ -15,6 +15,7 @@ from typing import Any
 
 from conformance._model import (
     Answer,
+    ClientReading,
     Ending,
     Event,
     Exchange,
@@ -40,6 +41,8 @@ _NEED_REASONS = {
     Need.HEAD: "a raw body records no status line or headers",
     Need.TRANSPORT: "the recording does not show whether the connection delivered the "
     "whole response",
+    Need.REPLAY: "client replay is off (--clients replays each stream through the client "
+    "libraries)",
 }
 _SCOPE_REASONS = {
     Scope.SESSION: "compares several completions of a live run",
@@ -59,11 +62,13 @@ class Context:
     request: bool = False
     head: bool = True
     transport: bool = True
+    replay: bool = False
 
     def met(self) -> frozenset[Need]:
         """The needs this context satisfies."""
         flags = {Need.LIVE: self.live, Need.REQUEST: self.request, Need.HEAD: self.head}
         flags[Need.TRANSPORT] = self.transport
+        flags[Need.REPLAY] = self.replay
         return frozenset(need for need, on in flags.items() if on)
 
 
@@ -82,6 +87,7 @@ class Dispatcher:
         self.findings: list[Finding] = []
         self.found: Counter[str] = Counter()  # findings per rule, kept or not
         self.judged: Counter[str] = Counter()
+        self.unavailable: dict[str, str] = {}  # client rules whose library is missing, why
         self._evidence = evidence
         met = self.context.met()
         self._rules = [r for r in self.profile.rules() if r.needs <= met]
@@ -181,6 +187,19 @@ class Dispatcher:
             for problem in rule.check(ids):
                 self.report(rule, problem)
 
+    def client(self, reading: ClientReading) -> None:
+        """Judge a client library's reading of a recorded stream by the rule of that library;
+        a library that is not available judges nothing (and `unjudged` says why)."""
+        for rule in self._by_scope[Scope.CLIENT]:
+            if rule.library != reading.library:
+                continue
+            if reading.got is None:
+                self.unavailable.setdefault(rule.id, reading.unavailable or "not available")
+                continue
+            self.judged[rule.id] += 1
+            for problem in rule.check(reading):
+                self.report(rule, problem)
+
     # -- findings ------------------------------------------------------------------------
 
     def report(self, rule: Rule[Any], problem: Problem, event: Event | None = None) -> None:
@@ -213,7 +232,8 @@ class Dispatcher:
         """Every rule of the profile that judged nothing here, with why."""
         met = self.context.met()
         return {
-            rule.id: why_not_judged(rule, met, aborted=aborted, ending=ending)
+            rule.id: self.unavailable.get(rule.id)
+            or why_not_judged(rule, met, aborted=aborted, ending=ending)
             for rule in self.profile.rules()
             if not self.judged[rule.id] and not self.found[rule.id]
         }

@@ -107,6 +107,15 @@ OPTIONS = (
         is_flag=True,
     ),
     Option("--ca-bundle", "CA bundle file used to verify the target's TLS certificate."),
+    Option(
+        "--clients",
+        "Replay every judged stream through the installed client libraries (openai, "
+        "httpx-sse; openai-node and the Vercel AI SDK after `conformance clients install`) "
+        "and report where one reads it differently (client.* rules).",
+        False,
+        lambda v: v.lower() in ("1", "true", "yes", "on"),
+        is_flag=True,
+    ),
     CERTIFICATE,
     BASELINE,
 )
@@ -217,6 +226,7 @@ def build_settings(config: pytest.Config) -> Settings:
             verify,
             limits,
             values["profile"],
+            _replay_spool(config) if values["clients"] else None,
         )
     return Settings(
         target,
@@ -226,6 +236,32 @@ def build_settings(config: pytest.Config) -> Settings:
         values["concurrency"],
         not values["no_shrink"],
     )
+
+
+def _replay_spool(config: pytest.Config) -> str:
+    """The folder where this run's streams wait for client replay: made by the controller,
+    inherited by pytest-xdist workers through the environment, removed at the end."""
+    from conformance._replay._spool import SPOOL_ENV
+
+    folder = os.environ.get(SPOOL_ENV)
+    if folder and hasattr(config, "workerinput"):
+        return folder
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="conformance-replay-")
+    os.environ[SPOOL_ENV] = folder
+    config.add_cleanup(lambda: _remove_spool(folder))
+    return folder
+
+
+def _remove_spool(folder: str) -> None:
+    import shutil
+
+    from conformance._replay._spool import SPOOL_ENV
+
+    if os.environ.get(SPOOL_ENV) == folder:
+        del os.environ[SPOOL_ENV]
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _check_profile(name: str) -> None:

@@ -48,8 +48,11 @@ def build(
     rules: list[Rule[Any]],
     redactor: Redactor,
     baseline: list[str] | None = None,
+    *,
+    clients: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The sealed certificate of a finished session."""
+    """The sealed certificate of a finished session (with a `clients` member when the
+    session replayed its streams through client libraries)."""
     results = gatherer.rule_results(rules)
     errors = [
         {"test": redactor.text(t.nodeid), "kind": t.error, "message": redactor.text(t.message)}
@@ -78,6 +81,8 @@ def build(
         "verdict": NOT_CERTIFIED if reasons else CERTIFIED,
         "reasons": reasons,
     }
+    if clients is not None:
+        certificate["clients"] = clients
     return seal(certificate)
 
 

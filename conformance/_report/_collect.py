@@ -64,6 +64,12 @@ class Gatherer:
     def __init__(self, *, policy: Policy) -> None:
         self.policy = policy
         self.tests: dict[str, TestRecord] = {}
+        self.session: list[TestRecord] = []  # evidence of the session, not of a test
+
+    def add_session_evidence(self, name: str, evidence: dict[str, Any]) -> None:
+        """Evidence gathered outside any test (client replay at the end of the session):
+        it counts towards the rule results, not towards the tests."""
+        self.session.append(TestRecord(name, evidence=evidence))
 
     def add(self, report: pytest.TestReport) -> None:
         """Take one phase's report into account."""
@@ -90,7 +96,7 @@ class Gatherer:
 
     def fails(self, finding: dict[str, Any]) -> bool:
         """Whether a finding (as evidence data) fails its test under the run's policy."""
-        return self.policy.fails_level(Level(finding["level"]))
+        return self.policy.fails_level(Level(finding["level"]), finding["rule"])
 
     def counts(self) -> dict[str, int]:
         """How many tests passed, failed, errored and were skipped."""
@@ -105,14 +111,14 @@ class Gatherer:
 
     def findings(self) -> Iterator[tuple[TestRecord, dict[str, Any]]]:
         """Every recorded finding with its test."""
-        for test in self.tests.values():
+        for test in [*self.tests.values(), *self.session]:
             for finding in test.findings():
                 yield test, finding
 
     def tallies(self) -> dict[str, RuleTally]:
         """Per rule id: what it judged, in which tests, and what it found."""
         tallies: dict[str, RuleTally] = {}
-        for test in self.tests.values():
+        for test in [*self.tests.values(), *self.session]:
             for rule_id, count in (test.evidence or {}).get("judged", {}).items():
                 tally = tallies.setdefault(rule_id, RuleTally())
                 tally.judged += count
@@ -154,7 +160,7 @@ class Gatherer:
         """failed (fails under the policy), warning (found, does not fail), passed (judged
         something and found nothing), not_applicable (judged nothing)."""
         if tally.findings:
-            return FAILED if self.policy.fails_level(rule.level) else WARNING
+            return FAILED if self.policy.fails_level(rule.level, rule.id) else WARNING
         return PASSED if tally.judged else NOT_APPLICABLE
 
 
