@@ -105,6 +105,7 @@ def _python(status: Availability, recordings: list[Recorded]) -> list[ClientRead
     return [
         _reading(status, entry, recording, read(recording))
         for recording in recordings
+        if _reads(status.library, recording)
         for entry, read in readers.items()
     ]
 
@@ -121,4 +122,11 @@ def _javascript(statuses: list[Availability], recordings: list[Recorded]) -> lis
         _reading(status, status.library.entries[0], recording, got[status.library.name])
         for recording, got in zip(recordings, batch.readings, strict=True)
         for status in statuses
+        if _reads(status.library, recording)
     ]
+
+
+def _reads(library: Library, recording: Recorded) -> bool:
+    """Whether `library` is handed `recording`: a library that reads one choice by design
+    cannot have asked for several, so it is not judged on a stream of several."""
+    return not library.first_choice_only or len(recording.sent.choices) <= 1

@@ -78,17 +78,18 @@ def openai_readers() -> dict[str, Reader]:
         return accumulator.reading()
 
     def helper(recording: Recorded) -> Reading:
+        """The helper raises LengthFinishReasonError, by design, at a `length` finish, with
+        the whole completion it read: that completion is its reading."""
         current.recording = recording
         accumulator = Accumulator()
         try:
-            with client.chat.completions.stream(
-                model=MODEL,
-                messages=MESSAGES,
-            ) as stream:
+            with client.chat.completions.stream(model=MODEL, messages=MESSAGES) as stream:
                 for event in stream:
                     if event.type == "chunk":
                         accumulator.add(event.chunk.to_dict())
                 final = stream.get_final_completion()
+        except openai.LengthFinishReasonError as exc:
+            final = exc.completion
         except Exception as exc:
             return accumulator.reading(describe(exc))
         return Reading(tuple(_final_choice(c) for c in final.choices), accumulator.chunks)

@@ -9,6 +9,7 @@ nothing (the dispatcher reports it as not available, with the install hint).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -182,14 +183,26 @@ def _choice(index: int, sent: ChoiceRead | None, got: ChoiceRead | None) -> list
 
 def _calls(
     calls: tuple[ToolCallRead, ...], sent: tuple[ToolCallRead, ...]
-) -> list[tuple[str | None, str, str]]:
+) -> list[tuple[str | None, str, object]]:
     """Tool calls in order as (id, name, arguments); an id is compared only where the stream
-    sent one (a library may make one up)."""
+    sent one (a library may make one up), arguments as JSON values when they are JSON (a
+    library may re-serialise them)."""
     ids = [c.id for c in sent]
     return [
-        (call.id if position < len(ids) and ids[position] else None, call.name, call.arguments)
+        (
+            call.id if position < len(ids) and ids[position] else None,
+            call.name,
+            _json_value(call.arguments),
+        )
         for position, call in enumerate(calls)
     ]
+
+
+def _json_value(text: str) -> object:
+    try:
+        return ("json", json.dumps(json.loads(text), sort_keys=True))
+    except ValueError:
+        return ("text", text)
 
 
 def _show(calls: tuple[ToolCallRead, ...]) -> str:
