@@ -429,7 +429,7 @@ _CATALOGUE = (
     Fault(
         "empty-entry-after-finish",
         "stream.empty_after_finish",
-        'One more chunk follows the finish chunk, its choice entry carrying nothing '
+        "One more chunk follows the finish chunk, its choice entry carrying nothing "
         '(`{"role": "assistant", "content": ""}`).',
         _B(chunks=(_empty_after_finish,)),
     ),
