@@ -11,10 +11,26 @@ from typing import Any
 
 import orjson
 
-from conformance._model import DEFAULT_PROFILE, Exit, Policy
-from conformance._offline import RecordingResult, UnreadableError, judge, recordings
+from conformance._dispatch import Context, Dispatcher
+from conformance._model import (
+    CLIENT_AREA,
+    DEFAULT_PROFILE,
+    ClientReading,
+    Exchange,
+    Exit,
+    Policy,
+)
+from conformance._offline import (
+    Recording,
+    RecordingResult,
+    UnreadableError,
+    judge,
+    recordings,
+)
 from conformance._profiles import Profile, UnknownProfileError, load_profile
 from conformance._render import render_finding
+from conformance._replay._recorded import Recorded, Tap, recorded, replayable
+from conformance.rules.http import EVENT_STREAM
 
 KINDS = {"sse": "raw SSE body", "curl": "curl -i capture", "har": "HAR entry"}
 
@@ -76,12 +92,20 @@ def summary(judged: list[RecordingResult], policy: Policy) -> str:
     return f"{len(judged)} recording(s): {', '.join(parts) or 'none'}"
 
 
-def render_json(judged: list[RecordingResult], policy: Policy, *, show_text: bool = False) -> bytes:
-    """Every verdict as one JSON document."""
-    document = {
+def render_json(
+    judged: list[RecordingResult],
+    policy: Policy,
+    *,
+    show_text: bool = False,
+    clients: list[dict[str, Any]] | None = None,
+) -> bytes:
+    """Every verdict as one JSON document (with the client matrix, when replayed)."""
+    document: dict[str, Any] = {
         "recordings": [_as_dict(j, policy, show_text) for j in judged],
         "summary": dict(Counter(j.verdict(policy) for j in judged)),
     }
+    if clients is not None:
+        document["clients"] = clients
     return orjson.dumps(document, option=orjson.OPT_INDENT_2)
 
 
@@ -126,30 +150,92 @@ def check_files(
     fmt: str = "text",
     show_text: bool = False,
     fail_on: str = "must",
+    clients: bool = False,
 ) -> int:
-    """`conformance check`: 0 all conformant, 1 some not conformant, 2 a file unreadable."""
+    """`conformance check`: 0 all conformant, 1 some not conformant, 2 a file unreadable;
+    `clients`: replay each recording through the client libraries too."""
     try:
         chosen = load_profile(profile)
     except UnknownProfileError as exc:
         print(f"conformance check: {exc}", file=sys.stderr)
         return Exit.USAGE
     policy = Policy.parse(fail_on)
-    judged = [j for path in paths for j in _judge_path(Path(path), chosen, show_text)]
+    replays: list[Recorded] | None = [] if clients else None
+    judged = [j for path in paths for j in _judge_path(Path(path), chosen, show_text, replays)]
+    matrix = None
+    if replays is not None:
+        from conformance._replay import client_matrix
+
+        readings = judge_clients(judged, replays, chosen)
+        matrix = client_matrix(readings)
     if fmt == "json":
-        sys.stdout.buffer.write(render_json(judged, policy, show_text=show_text) + b"\n")
+        document = render_json(judged, policy, show_text=show_text, clients=matrix)
+        sys.stdout.buffer.write(document + b"\n")
     else:
         for item in judged:
             print(render_text(item, policy, show_text=show_text))
+        if matrix is not None:
+            from conformance._replay import render_matrix
+
+            print(render_matrix(matrix))
         print(summary(judged, policy))
     return exit_code(judged, policy)
 
 
-def _judge_path(path: Path, profile: Profile, keep_text: bool) -> Iterator[RecordingResult]:
+def _judge_path(
+    path: Path, profile: Profile, keep_text: bool, replays: list[Recorded] | None = None
+) -> Iterator[RecordingResult]:
     try:
         for recording in recordings(path):
-            yield judge(recording, profile, keep_text=keep_text)
+            tap = Tap() if replays is not None else None
+            judged = judge(recording, profile, keep_text=keep_text, tap=tap)
+            if tap is not None:
+                _keep_for_replay(judged, recording, tap, replays)
+            yield judged
     except UnreadableError as exc:
         yield RecordingResult(str(path), "sse", profile.name, None, unreadable=str(exc))
+
+
+def _keep_for_replay(
+    judged: RecordingResult, recording: Recording, tap: Tap, replays: list[Recorded] | None
+) -> None:
+    """Keep a recording that can be replayed; else say, for the client rules, why not."""
+    exchange = recording.exchange or Exchange(
+        status=200, response_headers=[("Content-Type", EVENT_STREAM)]
+    )
+    why = replayable(judged.result, exchange, tap) if judged.unreadable is None else "unreadable"
+    if why is None and judged.result is not None and replays is not None:
+        replays.append(recorded(judged.label, exchange, tap, judged.result, decoded=True))
+    elif judged.result is not None:
+        for rule_id in [r for r in judged.result.unjudged if r.startswith(CLIENT_AREA)]:
+            judged.result.unjudged[rule_id] = f"not replayed: {why}"
+
+
+def judge_clients(
+    judged: list[RecordingResult], replays: list[Recorded], profile: Profile
+) -> list[ClientReading]:
+    """Replay the recordings in one batch and judge each one's readings by the client
+    rules, adding their findings and counts to the recording's result."""
+    from conformance._replay import replay
+
+    readings = replay(replays)
+    missing = [r for r in readings if r.got is None]
+    for item in judged:
+        result = item.result
+        if result is None or not any(r.label == item.label for r in replays):
+            continue
+        dispatch = Dispatcher(profile, Context(replay=True))
+        for reading in [*missing, *(r for r in readings if r.stream == item.label)]:
+            dispatch.client(reading)
+        result.findings += dispatch.findings
+        result.found.update(dispatch.found)
+        result.judged.update(dispatch.judged)
+        for rule_id in [r for r in result.unjudged if r.startswith(CLIENT_AREA)]:
+            if dispatch.judged[rule_id] or dispatch.found[rule_id]:
+                del result.unjudged[rule_id]
+            elif rule_id in dispatch.reasons:
+                result.unjudged[rule_id] = dispatch.reasons[rule_id]
+    return readings
 
 
 def exit_code(judged: list[RecordingResult], policy: Policy) -> int:

@@ -34,6 +34,8 @@ from conformance._model import (
     Mistake,
 )
 from conformance._profiles import load_profile
+from conformance._replay._recorded import Tap
+from conformance._replay._spool import spool
 
 DEFAULT_MODEL = "alphaedge-large-3-2512"
 READ_SIZE = 64 * 1024
@@ -62,6 +64,8 @@ class Target:
     verify: bool | str = True
     limits: Limits = field(default_factory=Limits)
     profile: str = DEFAULT_PROFILE
+    replay: str | None = None
+    """A spool folder: keep each stream's bytes (bounded) there for client replay."""
 
     @property
     def endpoint(self) -> str:
@@ -148,21 +152,25 @@ class Client:
         """Send a streaming request and judge the answer with every stream rule (its head by
         the acceptance rule `accepts` when a case sends a valid variation of a request)."""
         n = request.get("n") if isinstance(request, dict) else None
+        tap = Tap() if self.target.replay else None
         checker = StreamChecker(
             profile=load_profile(self.target.profile),
             limits=self.target.limits,
             live=True,
             requested_n=n if type(n) is int else 1,
-            keep_text=keep_text,
+            keep_text=keep_text or tap is not None,
             request=request if isinstance(request, dict) else None,
         )
         live = self._new(request)
         checker.state.started_at = time.time()
-        self._send(live, lambda resp: self._read_stream(live, resp, checker, accepts), checker)
+        read = lambda resp: self._read_stream(live, resp, checker, accepts, tap)  # noqa: E731
+        self._send(live, read, checker)
         result = live.result = checker.finish()
         live.findings += result.findings
         live.judged.update(result.judged)
         live.unjudged.update(result.unjudged)
+        if tap is not None and self.target.replay:
+            spool(self.target.replay, live.exchange, result, tap)
         return live
 
     def send(self, request: dict[str, Any] | bytes) -> LiveResult:
@@ -236,6 +244,7 @@ class Client:
         response: httpx.Response,
         checker: StreamChecker,
         accepts: str | None,
+        tap: Tap | None = None,
     ) -> None:
         if not checker.check_response(live.exchange, accepts=accepts):
             live.body = _read_bounded(response, self.target.limits)
@@ -245,7 +254,7 @@ class Client:
         start = time.monotonic() - (live.timing.first_byte or 0.0)
         feeder = _Feeder(checker, live.timing.events, start)
         try:
-            for data in _decoded(response, limits):
+            for data in _decoded(response, limits, tap):
                 now = time.monotonic()
                 if not feeder.add(data, now):
                     return
@@ -322,10 +331,11 @@ def _read_bounded(response: httpx.Response, limits: Limits) -> bytes:
     return bytes(body[:ERROR_BODY_LIMIT])
 
 
-def _decoded(response: httpx.Response, limits: Limits) -> Iterator[bytes]:
-    """The body with its content coding removed, in bounded pieces."""
+def _decoded(response: httpx.Response, limits: Limits, tap: Tap | None = None) -> Iterator[bytes]:
+    """The body with its content coding removed, in bounded pieces; `tap` keeps the pieces
+    as they arrived (still coded) for client replay."""
     coding = response.headers.get("content-encoding")
-    raw = response.iter_raw()
+    raw = response.iter_raw() if tap is None else iter(tap.tap(response.iter_raw()))
     if normalise(coding) in IDENTITY:
         return raw  # no generator in between: one read an event is the common case
     try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from conformance._model import (
     Answer,
+    ClientReading,
     Ending,
     Event,
     Exchange,
@@ -44,6 +45,8 @@ _NEED_REASONS = {
     Need.HEAD: "a raw body records no status line or headers",
     Need.TRANSPORT: "the recording does not show whether the connection delivered the "
     "whole response",
+    Need.REPLAY: "client replay is off (--clients replays each stream through the client "
+    "libraries)",
 }
 _SCOPE_REASONS = {
     Scope.SESSION: "compares several completions of a live run",
@@ -103,11 +106,13 @@ class Context:
     request: bool = False
     head: bool = True
     transport: bool = True
+    replay: bool = False
 
     def met(self) -> frozenset[Need]:
         """The needs this context satisfies."""
         flags = {Need.LIVE: self.live, Need.REQUEST: self.request, Need.HEAD: self.head}
         flags[Need.TRANSPORT] = self.transport
+        flags[Need.REPLAY] = self.replay
         return frozenset(need for need, on in flags.items() if on)
 
 
@@ -233,6 +238,19 @@ class Dispatcher:
         for rule in self._by_scope[Scope.SESSION]:
             self.judged[rule.id] += 1
             for problem in rule.check(ids):
+                self.report(rule, problem)
+
+    def client(self, reading: ClientReading) -> None:
+        """Judge a client library's reading of a recorded stream by the rule of that library;
+        a library that is not available judges nothing (and `unjudged` says why)."""
+        for rule in self._by_scope[Scope.CLIENT]:
+            if rule.library != reading.library:
+                continue
+            if reading.got is None:
+                self.reasons.setdefault(rule.id, reading.unavailable or "not available")
+                continue
+            self.judged[rule.id] += 1
+            for problem in rule.check(reading):
                 self.report(rule, problem)
 
     # -- findings ------------------------------------------------------------------------

@@ -129,6 +129,7 @@ class Need(enum.StrEnum):
     REQUEST = "request"  # the request that was sent
     HEAD = "head"  # the response's status line and headers
     TRANSPORT = "transport"  # whether the connection delivered the whole response
+    REPLAY = "replay"  # the response replayed through client libraries (`--clients`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,36 +189,50 @@ class Exit(enum.IntEnum):
     INTERNAL = 4  # a bug in the suite (the traceback is saved to a file)
 
 
-FAIL_ON = ("must", "should")
-"""What `--fail-on` may name: `must` (the default) or `should` (SHOULD findings fail too)."""
+FAIL_ON = ("must", "should", "clients")
+"""What `--fail-on` may name: `must` (the default), `should` (SHOULD findings fail too),
+`clients` (a client library's mis-reading fails too); `should,clients` for both."""
+
+CLIENT_AREA = "client."
+"""The id prefix of the rules that judge how client libraries read a stream (`client.*`)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """Which findings fail a test, a recording and a run: MUST always, SHOULD on request."""
+    """Which findings fail a test, a recording and a run: MUST always, SHOULD on request.
+
+    A client library's mis-reading (`client.*`) is no defect of the server's own: it fails
+    only when `fail_on_clients` asks for it (`--fail-on clients`), whatever its level.
+    """
 
     fail_on_should: bool = False
+    fail_on_clients: bool = False
 
     @classmethod
     def parse(cls, value: str) -> Policy:
-        """The policy of a `--fail-on` value: `must`, `should` (comma-separated words)."""
+        """The policy of a `--fail-on` value: `must`, `should`, `clients`, or several
+        separated by commas."""
         words = {word.strip().lower() for word in value.split(",") if word.strip()}
         unknown = sorted(words - set(FAIL_ON))
         if unknown or not words:
             raise ValueError(f"expected one of {', '.join(FAIL_ON)}, got {value!r}")
-        return cls(fail_on_should="should" in words)
+        return cls(fail_on_should="should" in words, fail_on_clients="clients" in words)
 
     @property
     def fail_on(self) -> str:
         """The `--fail-on` value of this policy."""
-        return "should" if self.fail_on_should else "must"
+        flags = (("should", self.fail_on_should), ("clients", self.fail_on_clients))
+        return ",".join(word for word, on in flags if on) or "must"
 
     def fails(self, finding: Finding) -> bool:
         """Whether `finding` fails under this policy."""
-        return self.fails_level(finding.level)
+        return self.fails_level(finding.level, finding.rule_id)
 
-    def fails_level(self, level: Level) -> bool:
-        """Whether a finding of `level` fails under this policy (the one place it is decided)."""
+    def fails_level(self, level: Level, rule_id: str = "") -> bool:
+        """Whether a finding of `level` (of rule `rule_id`, when known) fails under this
+        policy: the one place it is decided."""
+        if rule_id.startswith(CLIENT_AREA):
+            return self.fail_on_clients
         return level is Level.MUST or self.fail_on_should
 
     def failing(self, findings: Iterable[Finding]) -> list[Finding]:
@@ -277,3 +292,60 @@ class Expectation:
 
     finish_reason: str | None = None
     excludes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRead:
+    """One tool call as a reader assembled it: its position, id, function name, arguments."""
+
+    index: int
+    id: str | None
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceRead:
+    """One choice as a reader assembled it."""
+
+    index: int
+    content: str = ""
+    tool_calls: tuple[ToolCallRead, ...] = ()
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What one reader made of a stream: each choice, the chunks it delivered, and the error
+    it raised (its type and message), if it raised one."""
+
+    choices: tuple[ChoiceRead, ...] = ()
+    chunks: int = 0
+    error: str | None = None
+
+    def choice(self, index: int) -> ChoiceRead | None:
+        """The choice with this index, if the reader delivered it."""
+        return next((c for c in self.choices if c.index == index), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientReading:
+    """A client library's reading of one recorded stream, beside the checker's own.
+
+    `sent` is the checker's reconstruction from the strict parser, `got` the library's
+    (None when the library is not available, and `unavailable` says why, with the install
+    hint). `constructs` names what in the stream is known to trip client parsers (a leading
+    BOM, bare CR line endings, ...). `first_choice_only`: the library reads one choice by
+    design, so only choice 0 is compared.
+    """
+
+    library: str
+    entry: str
+    version: str
+    runtime: str
+    stream: str
+    sent: Reading
+    got: Reading | None
+    constructs: tuple[str, ...] = ()
+    unavailable: str = ""
+    first_choice_only: bool = False

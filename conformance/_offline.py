@@ -37,6 +37,7 @@ from conformance._model import (
     Policy,
 )
 from conformance._profiles import Profile
+from conformance._replay._recorded import Tap
 from conformance.rules.http import EVENT_STREAM, media_type
 
 READ_SIZE = 64 * 1024
@@ -360,14 +361,22 @@ def _har_body(label: str, response: dict[str, Any]) -> bytes:
 
 
 def judge(
-    recording: Recording, profile: Profile, *, keep_text: bool = False, limits: Limits | None = None
+    recording: Recording,
+    profile: Profile,
+    *,
+    keep_text: bool = False,
+    limits: Limits | None = None,
+    tap: Tap | None = None,
 ) -> RecordingResult:
-    """Judge one recording with every rule of `profile` that a recording can show."""
+    """Judge one recording with every rule of `profile` that a recording can show; `tap`
+    keeps the body's pieces (decoded) for client replay."""
+    if tap is not None:
+        recording.body = tap.tap(recording.body)
     checker = StreamChecker(
         profile=profile,
         limits=offline_limits(limits),
         live=False,
-        keep_text=keep_text,
+        keep_text=keep_text or tap is not None,
         request=recording.request,
         head=recording.exchange is not None,
         transport=recording.kind == "curl",  # curl records a failed transfer (exit code)

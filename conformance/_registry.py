@@ -13,7 +13,8 @@ function is handed, so mypy checks each rule against the data it judges:
 - `transport_rule`: the `Ending` of a read that stopped early (counted once per stream);
 - `outcome_rule`: the finished `StreamState` and a case's `Expectation`;
 - `rejection_rule`: the `Answer` to a request that makes a client mistake;
-- `session_rule`: the ids of the completions of one test, when it made several.
+- `session_rule`: the ids of the completions of one test, when it made several;
+- `client_rule`: a client library's `ClientReading` of a recorded stream (`--clients`).
 
 A check returns `None` (or nothing) when the thing it judged is fine and a `Problem` (or
 several) when it is not; `conformance._dispatch.Dispatcher` turns problems into located
@@ -30,7 +31,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack
 
 from conformance._model import (
+    CLIENT_AREA,
     Answer,
+    ClientReading,
     Ending,
     Event,
     Exchange,
@@ -65,6 +68,7 @@ class Scope(enum.StrEnum):
     OUTCOME = "outcome"
     REJECTION = "rejection"
     SESSION = "session"
+    CLIENT = "client"
 
 
 STREAM_SCOPES = frozenset(
@@ -106,6 +110,7 @@ TransportCheck = Callable[[Ending], Problem | None]
 OutcomeCheck = Callable[["StreamState", Expectation], Iterable[Problem]]
 RejectionCheck = Callable[[Answer], Iterable[Problem]]
 SessionCheck = Callable[[Sequence[str]], Iterable[Problem]]
+ClientCheck = Callable[[ClientReading], Iterable[Problem]]
 
 C = TypeVar("C", bound=Callable[..., Any])
 
@@ -131,6 +136,8 @@ class Rule(Generic[C]):
     the END rules have nothing to judge."""
     objects: bool = True
     """EVENT rules: whether the rule also judges payloads that are JSON objects."""
+    library: str | None = None
+    """CLIENT rules: the client library whose readings the rule judges."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,3 +293,14 @@ def rejection_rule(
 def session_rule(rule_id: str, **meta: Unpack[Meta]) -> Callable[[SessionCheck], SessionCheck]:
     """Register a check across the completions of one test."""
     return _register(Scope.SESSION, rule_id, meta)
+
+
+def client_rule(
+    rule_id: str, *, library: str, **meta: Unpack[Meta]
+) -> Callable[[ClientCheck], ClientCheck]:
+    """Register a check of how the client library `library` read a recorded stream; the id
+    is in the `client.` area, which the policy fails only on request."""
+    if not rule_id.startswith(CLIENT_AREA):
+        raise ValueError(f"client rule {rule_id!r}: its id must start with {CLIENT_AREA!r}")
+    meta["needs"] = meta.get("needs", frozenset()) | {Need.REPLAY}
+    return _register(Scope.CLIENT, rule_id, meta, library=library)

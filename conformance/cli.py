@@ -114,7 +114,14 @@ def _check(args: argparse.Namespace, extra: list[str]) -> int:
         fmt=args.format,
         show_text=args.show_text,
         fail_on=args.fail_on,
+        clients=args.clients,
     )
+
+
+def _clients(args: argparse.Namespace, extra: list[str]) -> int:
+    from conformance._cli_clients import install, listing
+
+    return install() if args.action == "install" else listing()
 
 
 def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -138,7 +145,14 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--fail-on",
         default="must",
         type=_fail_on,
-        help="must (default): MUST findings fail; should: SHOULD findings fail too",
+        help="must (default): MUST findings fail; should: SHOULD findings fail too; "
+        "clients: a client library's mis-reading fails too (comma-separated)",
+    )
+    check.add_argument(
+        "--clients",
+        action="store_true",
+        help="replay each recording through the installed client libraries "
+        "(see `conformance clients`) and report where one reads it differently",
     )
     check.set_defaults(func=_check)
 
@@ -200,6 +214,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--baseline", help="file of known-failing rule ids")
     run.set_defaults(func=_run)
     _add_check(commands)
+
+    clients = commands.add_parser(
+        "clients",
+        help="list the client libraries --clients replays through "
+        "(`conformance clients install`: install the pinned JavaScript ones with npm ci)",
+    )
+    clients.add_argument("action", nargs="?", choices=("list", "install"), default="list")
+    clients.set_defaults(func=_clients)
 
     verify = commands.add_parser(
         "verify-report",

@@ -109,8 +109,9 @@ OPTIONS = (
     Option("--ca-bundle", "CA bundle file used to verify the target's TLS certificate."),
     Option(
         "--fail-on",
-        "What fails a test and the run: must (MUST findings; SHOULD findings are warnings) "
-        "or should (SHOULD findings fail too).",
+        "What fails a test and the run: must (MUST findings; SHOULD findings are warnings), "
+        "should (SHOULD findings fail too) or clients (a client library's mis-reading fails "
+        "too); comma-separated.",
         Policy(),
         Policy.parse,
     ),
@@ -118,6 +119,15 @@ OPTIONS = (
         "--no-preflight",
         "Skip the one valid request sent before the suite to catch set-up mistakes "
         "(unreachable target, refused key, wrong base URL, unknown model).",
+        False,
+        lambda v: v.lower() in ("1", "true", "yes", "on"),
+        is_flag=True,
+    ),
+    Option(
+        "--clients",
+        "Replay every judged stream through the installed client libraries (openai, "
+        "httpx-sse; openai-node and the Vercel AI SDK after `conformance clients install`) "
+        "and report where one reads it differently (client.* rules).",
         False,
         lambda v: v.lower() in ("1", "true", "yes", "on"),
         is_flag=True,
@@ -233,6 +243,7 @@ def build_settings(config: pytest.Config) -> Settings:
             verify,
             limits,
             values["profile"],
+            _replay_spool(config) if values["clients"] else None,
         )
     return Settings(
         target,
@@ -243,6 +254,32 @@ def build_settings(config: pytest.Config) -> Settings:
         not values["no_shrink"],
         not values["no_preflight"],
     )
+
+
+def _replay_spool(config: pytest.Config) -> str:
+    """The folder where this run's streams wait for client replay: made by the controller,
+    inherited by pytest-xdist workers through the environment, removed at the end."""
+    from conformance._replay._spool import SPOOL_ENV
+
+    folder = os.environ.get(SPOOL_ENV)
+    if folder and hasattr(config, "workerinput"):
+        return folder
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="conformance-replay-")
+    os.environ[SPOOL_ENV] = folder
+    config.add_cleanup(lambda: _remove_spool(folder))
+    return folder
+
+
+def _remove_spool(folder: str) -> None:
+    import shutil
+
+    from conformance._replay._spool import SPOOL_ENV
+
+    if os.environ.get(SPOOL_ENV) == folder:
+        del os.environ[SPOOL_ENV]
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _check_profile(name: str) -> None:

@@ -81,4 +81,7 @@ def test_fault_is_caught_by_its_rule(
 def test_every_rule_has_a_fault() -> None:
     targeted = {f.rule_id for f in FAULTS.values()}
     general = base_rule_ids()  # the rules profiles add: test_profiles.py
-    assert general - targeted == set()
+    # client.* rules judge client libraries, not the server: the reference server's
+    # variations that trip each library are in tests/test_clients.py
+    clients = {rule_id for rule_id in general if rule_id.startswith("client.")}
+    assert general - clients - targeted == set()

@@ -9,7 +9,19 @@ from typing import Any
 import pytest
 
 from conformance._check import StreamResult
-from conformance._model import Answer, Ending, EndingKind, Exchange, Level, Limits, Mistake
+from conformance._dispatch import Context, Dispatcher
+from conformance._model import (
+    Answer,
+    ChoiceRead,
+    ClientReading,
+    Ending,
+    EndingKind,
+    Exchange,
+    Level,
+    Limits,
+    Mistake,
+    Reading,
+)
 from conformance._profiles import load_profile
 from conformance._registry import STREAM_SCOPES, Scope
 from conformance.rules import REGISTRY
@@ -101,9 +113,33 @@ def _stopped(kind: EndingKind, reason: str) -> Callable[[], StreamResult]:
 
 
 NOW = int(time.time())
+SENT = Reading((ChoiceRead(0, "Hello!", (), "stop"),), 5)
+LIBRARIES = {
+    "client.openai_python": "openai-python",
+    "client.httpx_sse": "httpx-sse",
+    "client.openai_node": "openai-node",
+    "client.vercel_ai": "vercel-ai",
+}
+
+
+def _client(rule_id: str, got: Reading) -> Callable[[], StreamResult]:
+    """A library's reading of a stream, judged by the client rules alone."""
+
+    def judge() -> StreamResult:
+        reading = ClientReading(LIBRARIES[rule_id], "entry", "1.0", "Python", "s", SENT, got)
+        dispatch = Dispatcher(context=Context(replay=True))
+        dispatch.client(reading)
+        return StreamResult(dispatch.findings, dict(dispatch.found), dict(dispatch.judged), {})
+
+    return judge
+
 
 # rule id -> a stream or answer that breaks exactly that rule
 FAILING: dict[str, Callable[[], Any]] = {
+    **{
+        rule_id: _client(rule_id, Reading((ChoiceRead(0, "lo!", (), "stop"),), 4))
+        for rule_id in LIBRARIES
+    },
     "http.status_ok": lambda: check(b"", exchange=ok_exchange(status=500)),
     "http.content_type": lambda: check(good_body(), exchange=ok_exchange("application/json")),
     "sse.utf8": lambda: check(good_body().replace(b"Hel", b"H\xffl")),
@@ -159,6 +195,7 @@ FAILING: dict[str, Callable[[], Any]] = {
 }
 
 PASSING: dict[str, Callable[[], Any]] = {
+    **{rule_id: _client(rule_id, SENT) for rule_id in LIBRARIES},
     "stream.id_unique": lambda: list(REGISTRY["stream.id_unique"].check(["a", "b", "c"])),
     "request.malformed_json": _rejection("request.malformed_json", 400),
     "request.missing_messages": _rejection("request.missing_messages", 422),
@@ -264,6 +301,7 @@ def test_should_level_rules_are_should() -> None:
         "request.invalid_types",
         "request.default_model",
         "request.default_stream",
+        *LIBRARIES,  # client.*: a library's mis-reading (fails only under --fail-on clients)
     }
 
 

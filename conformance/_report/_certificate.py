@@ -64,8 +64,11 @@ def build(
     rules: list[Rule[Any]],
     redactor: Redactor,
     baseline: list[str] | None = None,
+    *,
+    clients: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The sealed certificate of a finished session."""
+    """The sealed certificate of a finished session (with a `clients` member when the
+    session replayed its streams through client libraries)."""
     results = gatherer.rule_results(rules)
     errors = [
         {"test": redactor.text(t.nodeid), "kind": t.error, "message": redactor.text(t.message)}
@@ -100,6 +103,8 @@ def build(
         "verdict": verdict,
         "reasons": reasons,
     }
+    if clients is not None:
+        certificate["clients"] = clients
     return seal(certificate)
 
 

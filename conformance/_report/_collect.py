@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from conformance._model import Level, Policy
-from conformance._registry import Rule
+from conformance._registry import Rule, Scope
 from conformance._report._evidence import EVIDENCE
 
 MESSAGE_LIMIT = 500
@@ -79,6 +79,12 @@ class Gatherer:
         self.policy = policy
         self.reach = reach or {}  # short test id -> the rules that test can exercise
         self.tests: dict[str, TestRecord] = {}
+        self.session: list[TestRecord] = []  # evidence of the session, not of a test
+
+    def add_session_evidence(self, name: str, evidence: dict[str, Any]) -> None:
+        """Evidence gathered outside any test (client replay at the end of the session):
+        it counts towards the rule results, not towards the tests."""
+        self.session.append(TestRecord(name, evidence=evidence))
 
     def add(self, report: pytest.TestReport) -> None:
         """Take one phase's report into account."""
@@ -111,7 +117,7 @@ class Gatherer:
 
     def fails(self, finding: dict[str, Any]) -> bool:
         """Whether a finding (as evidence data) fails its test under the run's policy."""
-        return self.policy.fails_level(Level(finding["level"]))
+        return self.policy.fails_level(Level(finding["level"]), finding["rule"])
 
     def ran(self) -> list[str]:
         """The node ids of the tests that ran to a verdict (passed or failed)."""
@@ -135,14 +141,14 @@ class Gatherer:
 
     def findings(self) -> Iterator[tuple[TestRecord, dict[str, Any]]]:
         """Every recorded finding with its test."""
-        for test in self.tests.values():
+        for test in [*self.tests.values(), *self.session]:
             for finding in test.findings():
                 yield test, finding
 
     def tallies(self) -> dict[str, RuleTally]:
         """Per rule id: what it judged, in which tests, and what it found."""
         tallies: dict[str, RuleTally] = {}
-        for test in self.tests.values():
+        for test in [*self.tests.values(), *self.session]:
             for rule_id, count in (test.evidence or {}).get("judged", {}).items():
                 tally = tallies.setdefault(rule_id, RuleTally())
                 tally.judged += count
@@ -189,10 +195,21 @@ class Gatherer:
         error), not applicable (its tests were skipped: the target lacks an optional
         feature), not selected (its tests did not run)."""
         if tally.findings:
-            return (FAILED if self.policy.fails_level(rule.level) else WARNED), None
+            return (FAILED if self.policy.fails_level(rule.level, rule.id) else WARNED), None
         if tally.judged:
             return PASSED, None
+        if rule.scope is Scope.CLIENT:
+            return self._unread(rule.id)
         return self._uncovered(rule.id)
+
+    def _unread(self, rule_id: str) -> tuple[str, str]:
+        """Why a client rule read nothing: its library is not available, or no replay was
+        asked for."""
+        for record in self.session:
+            why = (record.evidence or {}).get("unjudged", {}).get(rule_id)
+            if why:
+                return NOT_EXERCISED, why
+        return NOT_SELECTED, "no stream was replayed through client libraries (--clients)"
 
     def _uncovered(self, rule_id: str) -> tuple[str, str]:
         reaching = {sid for sid, ids in self.reach.items() if rule_id in ids}

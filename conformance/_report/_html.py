@@ -196,7 +196,7 @@ def _groups(
     tests: dict[str, TestRecord] = {}
     for test, violation in gatherer.findings():
         if gatherer.fails(violation) == failing:
-            groups.setdefault((test.nodeid, violation["exchange"]), []).append(violation)
+            groups.setdefault((test.nodeid, violation.get("exchange")), []).append(violation)
             tests[test.nodeid] = test
     for (nodeid, exchange), violations in groups.items():
         yield tests[nodeid], exchange, violations

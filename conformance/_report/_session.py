@@ -94,6 +94,7 @@ class ReportSession:
     def final(self) -> dict[str, Any]:
         """The certificate of the session (built once, at its end)."""
         if self.certificate is None:
+            clients = self._replay_clients()
             info = certificates.RunInfo(
                 self.target.base_url,
                 self.target.model,
@@ -110,8 +111,21 @@ class ReportSession:
                 profile_rules(self.target.profile),
                 self.redactor,
                 self.baseline,
+                clients=clients,
             )
         return self.certificate
+
+    def _replay_clients(self) -> dict[str, Any] | None:
+        """With `--clients`: replay the session's spooled streams in one batch, add the
+        client rules' evidence to the rule results, and return the `clients` member."""
+        if not self.target.replay:
+            return None
+        from conformance._report._clients import NAME as REPLAY
+        from conformance._report._clients import replay_spool
+
+        replayed = replay_spool(self.target.replay, self.target.profile)
+        self.gatherer.add_session_evidence(REPLAY, replayed.evidence)
+        return replayed.member(self.redactor)
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -5,7 +5,7 @@ here, is complete).
 """
 
 from conformance._registry import REGISTRY
-from conformance.rules import framing, http, requests, schema, stream, transport
+from conformance.rules import clients, framing, http, requests, schema, stream, transport
 
 # isort: split
 # The rules of the openai and mistral profiles register after the general ones.
@@ -13,6 +13,7 @@ from conformance.rules import features, mistral, openai
 
 __all__ = [
     "REGISTRY",
+    "clients",
     "features",
     "framing",
     "http",

@@ -46,6 +46,15 @@ def _comments(events: list[bytes]) -> list[bytes]:
     return spaced[:-1]
 
 
+def _field_blocks(events: list[bytes]) -> list[bytes]:
+    """A `retry:` block before the first event and an `event: ping` block before each other
+    one: blocks without a data line, which a client must not dispatch."""
+    spaced = [b"retry: 3000\n\n" + events[0]]
+    for event in events[1:]:
+        spaced += [b"event: ping\n\n", event]
+    return spaced
+
+
 def _fields(events: list[bytes]) -> list[bytes]:
     return [
         (b"retry: 3000\n" if i == 0 else b"") + b"event: message\nid: %d\n" % (i + 1) + e
@@ -139,6 +148,29 @@ _CATALOGUE = (
         "bom",
         "The body starts with one UTF-8 byte order mark.",
         _B(events=(lambda es: [b"\xef\xbb\xbf" + es[0], *es[1:]],)),
+    ),
+    Variation(
+        "keep-alive-first",
+        "One `: keep-alive` comment block before the first event, and no other comment.",
+        _B(events=(lambda es: [KEEP_ALIVE + es[0], *es[1:]],)),
+    ),
+    Variation(
+        "field-blocks",
+        "Blocks with only `retry:` or `event:` lines and no data (not dispatched), before "
+        "the events.",
+        _B(events=(_field_blocks,)),
+    ),
+    Variation(
+        "charset-ascii",
+        "Content-Type `text/event-stream; charset=iso-8859-1` on an ASCII body (SSE is "
+        "always UTF-8; the parameter is ignored).",
+        _B(media_type="text/event-stream; charset=iso-8859-1"),
+    ),
+    Variation(
+        "charset-latin1",
+        "Content-Type `text/event-stream; charset=iso-8859-1` on a non-ASCII reply, sent "
+        "as UTF-8 as SSE always is.",
+        _B(greeting="Héllo 👋!", media_type="text/event-stream; charset=iso-8859-1"),
     ),
     Variation(
         "multiline-data",

@@ -675,6 +675,31 @@ def _bom(response: httpx.Response) -> None:
     assert response.content.count(b"\xef\xbb\xbf") == 1
 
 
+@signature("keep-alive-first")
+def _keep_alive_first(response: httpx.Response) -> None:
+    assert response.content.startswith(b": keep-alive\n\ndata: {")
+    assert response.content.count(b"\n:") == 0 and response.content.count(b":") > 1
+
+
+@signature("field-blocks")
+def _field_blocks(response: httpx.Response) -> None:
+    assert response.content.startswith(b"retry: 3000\n\ndata: {")
+    assert b"}\n\nevent: ping\n\ndata: {" in response.content
+    assert response.content.endswith(b"event: ping\n\ndata: [DONE]\n\n")
+
+
+@signature("charset-ascii")
+def _charset_ascii(response: httpx.Response) -> None:
+    assert response.headers["content-type"] == "text/event-stream; charset=iso-8859-1"
+    assert response.content.isascii()
+
+
+@signature("charset-latin1")
+def _charset_latin1(response: httpx.Response) -> None:
+    assert response.headers["content-type"] == "text/event-stream; charset=iso-8859-1"
+    assert "Héll".encode() in response.content  # UTF-8, whatever the header says
+
+
 @signature("multiline-data")
 def _multiline_data(response: httpx.Response) -> None:
     assert response.content.startswith(b'data: {\ndata:   "id": "chatcmpl-')

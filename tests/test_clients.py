@@ -1,0 +1,317 @@
+"""Client replay (`--clients`): real client libraries read the reference server's streams.
+
+The Python libraries come from the `clients` extra, the JavaScript ones from the project's
+own `conformance clients install`. In CI (CI=true) a missing library fails these tests
+instead of skipping them; node itself is optional (CI installs the JS libraries only where
+node exists), so without node the JS expectations are skipped, visibly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance._dispatch import Context, Dispatcher
+from conformance._model import (
+    DEFAULT_POLICY,
+    ChoiceRead,
+    ClientReading,
+    Finding,
+    Level,
+    Policy,
+    Reading,
+)
+from conformance._replay import (
+    RECORD_LIMIT,
+    Tap,
+    _engine,
+    _libraries,
+    availability,
+    client_matrix,
+    replay,
+    replayable,
+)
+from conformance.server import ServerThread
+from tests.streams import check, good_body, ok_exchange
+
+ROOT = Path(__file__).resolve().parents[1]
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PYTHON_LIBRARIES = ("openai-python", "httpx-sse")
+JS_LIBRARIES = ("openai-node", "vercel-ai")
+
+# (variation, library) -> how the pinned library mis-reads it; every other pair reads exactly
+MISREADS = {
+    ("bom", "openai-python"): "chunks",
+    ("bom", "httpx-sse"): "chunks",
+    ("field-blocks", "openai-python"): "error",
+    ("field-blocks", "httpx-sse"): "error",
+    ("field-blocks", "openai-node"): "error",
+    ("charset-latin1", "httpx-sse"): "content",
+}
+CONSTRUCT = {
+    "bom": "leading BOM",
+    "field-blocks": "event block without data",
+    "charset-latin1": "charset=iso-8859-1 in Content-Type",
+}
+
+
+def _need(names: tuple[str, ...]) -> None:
+    """Skip (fail in CI) unless every library of `names` is available."""
+    missing = [s.missing for s in availability(names) if not s.available]
+    if missing:
+        if CI:
+            pytest.fail(f"client libraries missing in CI: {missing}")
+        pytest.skip(f"client libraries missing: {missing}")
+
+
+@pytest.fixture(scope="session")
+def js_clients() -> None:
+    """The pinned JS libraries, installed by the project's own command (needs node)."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed on this machine: the JS clients cannot run")
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance", "clients", "install"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    _engine._node.node_version.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def table() -> Any:
+    spec = importlib.util.spec_from_file_location("client_table", ROOT / "scripts/client_table.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def variation_readings(table: Any, js_clients: None) -> list[ClientReading]:
+    _need(PYTHON_LIBRARIES + JS_LIBRARIES)
+    return table.readings()  # type: ignore[no-any-return]
+
+
+def _findings(readings: list[ClientReading]) -> list[Finding]:
+    dispatch = Dispatcher(context=Context(live=True, replay=True))
+    for reading in readings:
+        dispatch.client(reading)
+    return dispatch.findings
+
+
+# -- the reference server's variations through the real libraries --------------------------
+
+
+@pytest.mark.slow
+def test_each_library_misreads_exactly_the_expected_constructs(
+    variation_readings: list[ClientReading],
+) -> None:
+    from conformance.rules.clients import differ
+
+    seen = {}
+    for reading in variation_readings:
+        assert reading.got is not None, reading.unavailable
+        aspects = {d.aspect for d in differ(reading.sent, reading.got)}
+        if aspects:
+            seen[(reading.stream, reading.library)] = aspects
+    assert set(seen) == set(MISREADS)
+    for key, aspect in MISREADS.items():
+        assert aspect in seen[key], (key, seen[key])
+
+
+@pytest.mark.slow
+def test_each_finding_names_the_library_its_version_and_the_construct(
+    variation_readings: list[ClientReading],
+) -> None:
+    for (variation, library), _ in MISREADS.items():
+        mine = [r for r in variation_readings if (r.stream, r.library) == (variation, library)]
+        findings = _findings(mine)
+        assert findings, (variation, library)
+        for finding in findings:
+            assert finding.rule_id == "client." + library.replace("-", "_")
+            assert finding.level is Level.SHOULD
+            pinned = _libraries.BY_NAME[library].pinned
+            assert f"{library} {pinned} (" in finding.message
+            assert CONSTRUCT[variation] in finding.message
+            assert finding.expected and finding.received
+
+
+@pytest.mark.slow
+def test_plain_stream_is_read_exactly_by_every_library(
+    variation_readings: list[ClientReading],
+) -> None:
+    plain = [r for r in variation_readings if r.stream == "plain"]
+    assert {r.library for r in plain} == set(PYTHON_LIBRARIES + JS_LIBRARIES)
+    assert _findings(plain) == []
+
+
+@pytest.mark.slow
+def test_readme_table_is_generated_from_a_run(
+    table: Any, variation_readings: list[ClientReading]
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert table.replace(readme, table.render(variation_readings)) == readme, (
+        "README.md is stale: run python scripts/client_table.py --write"
+    )
+
+
+# -- a whole run with --clients ------------------------------------------------------------
+
+
+RUN = [sys.executable, "-m", "conformance", "run", "--out", "reports"]
+
+
+def _run(cwd: Path, url: str, *args: str) -> tuple[int, str, dict[str, Any]]:
+    done = subprocess.run(
+        [*RUN, "--target-url", url, "--", "--clients", "--property-examples", "3", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    [path] = (cwd / "reports").glob("*.json")
+    return done.returncode, done.stdout, json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+def test_clean_server_every_client_reads_every_completion_exactly(
+    js_clients: None, reference_server: ServerThread, tmp_path: Path
+) -> None:
+    _need(PYTHON_LIBRARIES + JS_LIBRARIES)
+    code, stdout, certificate = _run(tmp_path, reference_server.base_url)
+    assert code == 0, stdout[-3000:]
+    clients = certificate["clients"]
+    assert clients["streams"] >= 15 and clients["not_replayed"] == 0
+    rows = clients["matrix"]
+    assert {r["library"] for r in rows} == set(PYTHON_LIBRARIES + JS_LIBRARIES)
+    for row in rows:
+        assert row["available"] and row["version"] == _libraries.BY_NAME[row["library"]].pinned
+        assert row["streams"] == row["exact"] == clients["streams"], row
+        assert row["mismatches"] == []
+    statuses = {r["id"]: (r["status"], r["judged"]) for r in certificate["rules"]}
+    for rule_id in ("client.openai_python", "client.httpx_sse", "client.openai_node"):
+        assert statuses[rule_id] == ("passed", statuses[rule_id][1]) and statuses[rule_id][1] > 0
+    verified = subprocess.run(
+        [sys.executable, "-m", "conformance", "verify-report", str(next(tmp_path.rglob("*.json")))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+@pytest.mark.slow
+def test_vercel_ai_rule_catches_a_missing_finish_reason(
+    js_clients: None, reference_server: ServerThread, tmp_path: Path
+) -> None:
+    _need(JS_LIBRARIES)
+    code, stdout, certificate = _run(tmp_path, reference_server.url(fault="no-finish-reason"))
+    assert code == 0, stdout[-3000:]  # the fault breaks a SHOULD rule: a warning only
+    vercel = next(r for r in certificate["rules"] if r["id"] == "client.vercel_ai")
+    assert vercel["status"] == "warned", vercel  # SHOULD: shown, not failing by default
+    assert "ended without a finish reason" in vercel["findings"][0]["message"]
+    row = next(r for r in certificate["clients"]["matrix"] if r["library"] == "vercel-ai")
+    assert row["raised"] > 0 and row["mismatches"]
+
+
+# -- offline: conformance check --clients --------------------------------------------------
+
+
+def test_check_clients_replays_a_recording(tmp_path: Path) -> None:
+    _need(PYTHON_LIBRARIES)
+    path = tmp_path / "bom.sse"
+    path.write_bytes(b"\xef\xbb\xbf" + good_body())
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance", "check", "--clients", "--format", "json", str(path)],
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]  # a client's mis-read fails nothing
+    document = json.loads(done.stdout)
+    [recording] = document["recordings"]
+    rules = {f["rule"] for f in recording["findings"]}
+    assert {"client.openai_python", "client.httpx_sse"} <= rules
+    assert all("leading BOM" in f["message"] for f in recording["findings"])
+    rows = {r["library"]: r for r in document["clients"]}
+    assert rows["openai-python"]["mismatches"][0]["constructs"] == ["leading BOM"]
+
+
+def test_without_clients_the_client_rules_judge_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "plain.sse"
+    path.write_bytes(good_body())
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance", "check", "--format", "json", str(path)],
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    [recording] = json.loads(done.stdout)["recordings"]
+    reasons = {n["rule"]: n["reason"] for n in recording["not_applicable"]}
+    assert reasons["client.vercel_ai"].startswith("client replay is off (--clients")
+    assert "client.openai_python" not in recording["judged"]
+
+
+# -- not available, never passed ------------------------------------------------------------
+
+
+def test_a_missing_library_is_not_available_with_its_install_hint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_engine, "_python_version", lambda package: None)
+    monkeypatch.setattr(_engine._node, "node_version", lambda: None)
+    result = check(good_body())
+    tap = Tap()
+    tap.take(good_body())
+    from conformance._replay import recorded
+
+    readings = replay([recorded("s", ok_exchange(), tap, result)])
+    assert [r.got for r in readings] == [None] * 4
+    dispatch = Dispatcher(context=Context(replay=True))
+    for reading in readings:
+        dispatch.client(reading)
+    unjudged = dispatch.unjudged()
+    assert "pip install 'streaming-conformance[clients]'" in unjudged["client.openai_python"]
+    assert "conformance clients install" in unjudged["client.vercel_ai"]
+    assert not dispatch.judged and not dispatch.findings
+    rows = client_matrix(readings)
+    assert [r["available"] for r in rows] == [False] * 4
+    assert all(r["unavailable"].startswith("not available") for r in rows)
+
+
+def test_a_stream_over_the_replay_limit_is_not_replayed() -> None:
+    body = good_body()
+    tap = Tap(limit=len(body) - 1)
+    tap.take(body)
+    assert tap.overflow and tap.pieces == []
+    why = replayable(check(body), ok_exchange(), tap)
+    assert why is not None and "replay limit" in why
+    assert RECORD_LIMIT == 1024 * 1024
+
+
+# -- policy -----------------------------------------------------------------------------------
+
+
+def test_client_findings_fail_only_when_asked() -> None:
+    sent = Reading((ChoiceRead(0, "Hi", (), "stop"),), 3)
+    got = Reading((ChoiceRead(0, "i", (), "stop"),), 2)
+    reading = ClientReading("httpx-sse", "e", "0.4.3", "Python", "s", sent, got, ("leading BOM",))
+    [finding] = _findings([reading])
+    assert "read choice 0's content as 'i'" in finding.message
+    assert "the stream has: leading BOM" in finding.message
+    assert not DEFAULT_POLICY.fails(finding)
+    assert not Policy(fail_on_should=True).fails(finding)
+    assert Policy(fail_on_clients=True).fails(finding)
+    assert Policy(fail_on_clients=True).fails_level(Level.SHOULD, "client.httpx_sse")
