@@ -6,6 +6,7 @@ itself, with bounded output, so a compression bomb cannot inflate past the byte 
 
 from __future__ import annotations
 
+import ssl
 import time
 from array import array
 from bisect import bisect_left
@@ -115,7 +116,7 @@ class Client:
         self.target = target
         idle = target.limits.idle_timeout
         self._http = httpx.Client(
-            verify=target.verify,
+            verify=_tls(target.verify),
             timeout=httpx.Timeout(idle),
             follow_redirects=False,
             headers={
@@ -318,6 +319,14 @@ class _Feeder:
         last = len(self.read_ends) - 1
         for event in events[:room]:
             self.times.append(self.read_times[min(bisect_left(self.read_ends, event.end), last)])
+
+
+def _tls(verify: bool | str) -> bool | ssl.SSLContext:
+    """httpx's `verify`: a CA bundle file (`--ca-bundle`) becomes a context trusting the CAs
+    in that file only."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify
 
 
 def _read_bounded(response: httpx.Response, limits: Limits) -> bytes:
