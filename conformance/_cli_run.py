@@ -67,32 +67,32 @@ def report_paths(out: Path, url: str, when: datetime) -> ReportPaths:
 def pytest_arguments(
     args: argparse.Namespace, url: str, extra: list[str], paths: ReportPaths | None = None
 ) -> list[str]:
-    """The pytest command line of a run."""
+    """The pytest command line of a run: the conformance options given, the report files,
+    then what was passed on to pytest."""
+    from conformance._options import OPTIONS
+
     argv = [
         "--target-url",
         url,
-        "--profile",
-        args.profile,
         "-p",
         "no:cacheprovider",
         # this process imported the package before pytest could rewrite its asserts
         "-W",
         "ignore:Module already imported:pytest.PytestAssertRewriteWarning",
+        # the conformance section at the end shows each failed rule once, in full
+        "--tb=no",
+        "-rN",
     ]
-    if args.model:
-        argv += ["--model", args.model]
-    if args.fail_on:
-        argv += ["--fail-on", args.fail_on]
-    if getattr(args, "baseline", None):
-        argv += ["--baseline", args.baseline]
+    for option in OPTIONS:
+        value = getattr(args, option.dest, None)
+        if option.flag == "--target-url" or value in (None, False):
+            continue
+        argv += [option.flag] if option.is_flag else [option.flag, str(value)]
+    for header in getattr(args, "header", None) or []:
+        argv += ["--header", header]
     if paths is not None:
-        argv += [
-            f"--html={paths.html}",
-            "--self-contained-html",
-            f"--junitxml={paths.junit}",
-            "--certificate",
-            str(paths.json),
-        ]
+        argv += ["--report-html", str(paths.html), "--report-junit", str(paths.junit)]
+        argv += ["--certificate", str(paths.json)]
     return argv + extra
 
 
@@ -101,6 +101,10 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     from conformance._report._certificate import exit_code
     from conformance._report._session import VerdictSink
 
+    problem = _writable(Path(args.out))
+    if problem:
+        print(f"conformance run: --out {args.out}: {problem}", file=sys.stderr)
+        return Exit.USAGE
     started = datetime.now(UTC)
     if "--" in extra:  # what follows `--` goes to pytest, as what precedes it
         extra = [*extra[: extra.index("--")], *extra[extra.index("--") + 1 :]]
@@ -113,6 +117,18 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     crash = _crash_file(sink, paths) if status is Exit.INTERNAL else None
     _summary(certificate, paths, status, crash)
     return status
+
+
+def _writable(folder: Path) -> str:
+    """Why the reports cannot be written into `folder` (empty: they can)."""
+    probe = folder / ".conformance-write-check"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return f"cannot write there ({exc.strerror or exc})"
+    return ""
 
 
 def _crash_file(sink: Any, paths: ReportPaths) -> Path | None:
@@ -139,18 +155,13 @@ _MEANING = {
 def _summary(
     certificate: dict[str, Any] | None, paths: ReportPaths, status: Exit, crash: Path | None
 ) -> None:
-    """The last lines of a run: verdict, rule counts, the files written, the exit status."""
-    print()
-    if certificate is not None:
-        from conformance._report._html import counts_line
-
-        print(f"conformance: {certificate['verdict']} - {certificate['target']['url']}")
-        print(f"  {counts_line(certificate)}")
-        for reason in certificate["reasons"]:
-            print(f"  - {reason}")
-        for label, path in (("html", paths.html), ("json", paths.json), ("junit", paths.junit)):
-            if path.exists():
-                print(f"  {label:5} {path}")
+    """The last lines of a run: the files written and the exit status (the verdict itself is
+    in the conformance section pytest printed just before)."""
+    written = [(label, path) for label, path in
+               (("report", paths.html), ("certificate", paths.json), ("junit", paths.junit))
+               if certificate is not None and path.exists()]  # fmt: skip
+    for label, path in written:
+        print(f"{label + ':':12} {path}")
     if crash is not None:
-        print(f"  this is a bug in the suite: the tracebacks are in {crash}; please report it")
-    print(f"  exit status {int(status)} ({_MEANING[status]})")
+        print(f"this is a bug in the suite: the tracebacks are in {crash}; please report it")
+    print(f"exit status {int(status)} ({_MEANING[status]})")

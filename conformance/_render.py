@@ -61,6 +61,16 @@ def render_group(group: Sequence[tuple[int | None, Finding]], exchanges: int) ->
     return block
 
 
+def render_brief(failing: Sequence[tuple[int | None, Finding]]) -> str:
+    """One line per failing rule: level, id, the first message, how many findings."""
+    lines = []
+    for rule_id, group in group_by_rule(failing).items():
+        first = group[0][1]
+        count = f" ({len(group)} findings)" if len(group) > 1 else ""
+        lines.append(f"[{first.level}] {rule_id}: {first.message}{count}")
+    return "\n".join(lines)
+
+
 def render_failure(outcome: Outcome, failing: Sequence[tuple[int | None, Finding]]) -> str:
     """The findings that fail a test, one block per rule, then the line that reproduces the
     request of the first of them."""

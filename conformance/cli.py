@@ -31,7 +31,14 @@ def _serve(args: argparse.Namespace, extra: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    serve(args.host, args.port, fault=args.fault, variation=args.variation, api_key=args.api_key)
+    try:
+        serve(
+            args.host, args.port, fault=args.fault, variation=args.variation, api_key=args.api_key
+        )
+    except OSError as exc:  # the port is taken, the host is not ours
+        print(f"conformance serve: cannot listen on {args.host}:{args.port}: "
+              f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     return EXIT_OK
 
 
@@ -127,15 +134,20 @@ def _clients(args: argparse.Namespace, extra: list[str]) -> int:
 def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = commands.add_parser(
         "check",
+        allow_abbrev=False,
         help="judge recorded streams offline (raw SSE, curl -i output, HAR)",
+        description="Judge recorded streams (raw SSE bodies, curl -i output, HAR files) with "
+        "the rules\na recording can show.",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Help,
     )
     check.add_argument("paths", nargs="+", metavar="PATH", help="recorded stream(s)")
     check.add_argument(
         "--profile", default=DEFAULT_PROFILE, help="rule profile: alphaedge, openai or mistral"
     )
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text for people, JSON for tools"
+    )
     check.add_argument(
         "--show-text",
         action="store_true",
@@ -145,8 +157,8 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--fail-on",
         default="must",
         type=_fail_on,
-        help="must (default): MUST findings fail; should: SHOULD findings fail too; "
-        "clients: a client library's mis-reading fails too (comma-separated)",
+        help="must: MUST findings fail; should: SHOULD findings fail too; clients: a client "
+        "library's mis-reading fails too (comma-separated)",
     )
     check.add_argument(
         "--clients",
@@ -155,6 +167,72 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(see `conformance clients`) and report where one reads it differently",
     )
     check.set_defaults(func=_check)
+
+
+RUN_EPILOG = """what may follow, after `--` or among the options above:
+  any pytest option, e.g. -k EXPR (select tests by name), -m MARK, -x (stop at the first
+  failure), -n 2 (run on two processes), -v (one line per request), --maxfail N
+  (a selection that leaves a MUST rule unjudged makes the run INCOMPLETE)
+
+every option above also reads its environment variable, then its ini value in the
+pytest configuration (command line > environment > ini > default)
+
+"""
+
+PYTEST_OPTIONS = frozenset(
+    {"-k", "-m", "-x", "-n", "-v", "-vv", "-vvv", "-q", "-s", "-p", "-W", "-r", "--tb", "-l",
+     "--showlocals",
+     "--maxfail", "--exitfirst", "--dist", "--durations", "--lf", "--ff"}
+)  # fmt: skip
+"""pytest options `conformance run` takes before `--` as well (others go after it)."""
+RUN_SETS = frozenset({"--certificate", "--report-html", "--report-junit"})
+"""Plugin options `conformance run` sets itself (it names the report files)."""
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Help that shows each option's default, and keeps the epilog's lines."""
+
+
+def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from conformance._options import HEADER_HELP, OPTIONS
+
+    run = commands.add_parser(
+        "run",
+        allow_abbrev=False,
+        help="run the suite and write the reports (pytest arguments may follow)",
+        description="Certify a target (by default the built-in reference server): run the "
+        "suite through pytest,\nwrite the HTML report, the JSON certificate and JUnit XML.",
+        epilog=RUN_EPILOG + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "--out", default="reports", help="directory for the reports (default: reports)"
+    )
+    for option in OPTIONS:
+        if option.flag in RUN_SETS:
+            continue
+        shown = option.shown or _shown(option.default)
+        if option.flag == "--target-url":
+            shown = "start the built-in reference server"
+        what = f"{option.help} {option.env_help()}"
+        if option.is_flag:
+            run.add_argument(option.flag, action="store_true", default=None, help=what)
+        else:
+            run.add_argument(option.flag, default=None, metavar=option.dest.upper(),
+                             help=f"{what} (default: {shown})")  # fmt: skip
+    run.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
+                     help=HEADER_HELP)  # fmt: skip
+    run.set_defaults(func=_run)
+
+
+def _shown(value: object) -> str:
+    from conformance._model import Policy
+
+    if isinstance(value, Policy):
+        return value.fail_on
+    if value is None:
+        return "none"
+    return str(value)
 
 
 def _fail_on(value: str) -> str:
@@ -174,12 +252,24 @@ def _parser() -> argparse.ArgumentParser:
         ),
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
+    from conformance import __version__
+
+    parser.add_argument("--version", action="version", version=f"conformance {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the built-in reference server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = commands.add_parser(
+        "serve",
+        allow_abbrev=False,
+        help="run the built-in reference server",
+        description="Serve the reference implementation of the documented endpoint until "
+        "interrupted;\neach fault and variation is also served under /fault/NAME/v1 and "
+        "/variation/NAME/v1.",
+        formatter_class=_Help,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free)")
     serve.add_argument("--fault", help="serve with a named fault (see `conformance faults`)")
     serve.add_argument("--variation", help="serve a legal variation of the framing")
     serve.add_argument(
@@ -187,46 +277,52 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve)
 
-    faults = commands.add_parser("faults", help="list the reference server's faults")
+    faults = commands.add_parser(
+        "faults",
+        allow_abbrev=False,
+        help="list the reference server's faults",
+        description="List the reference server's faults (each breaks one rule) and legal "
+        "variations.",
+    )
     faults.set_defaults(func=_faults)
 
-    rules = commands.add_parser("rules", help="list every rule with its level")
+    rules = commands.add_parser(
+        "rules",
+        allow_abbrev=False,
+        help="list every rule with its level",
+        description="List every rule: id, level, scope, what it requires.",
+        formatter_class=_Help,
+    )
     rules.add_argument("-v", "--verbose", action="store_true", help="also print the sentence")
     rules.add_argument("--markdown", action="store_true", help="print the README's table")
     rules.set_defaults(func=_rules)
 
-    run = commands.add_parser(
-        "run",
-        help="run the suite and write the reports (pytest arguments may follow)",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    run.add_argument("--target-url", help="API base URL; default: start the built-in server")
-    run.add_argument("--model", help="model to request")
-    run.add_argument("--profile", default=DEFAULT_PROFILE)
-    run.add_argument("--out", default="reports", help="directory for the reports")
-    run.add_argument(
-        "--fail-on",
-        type=_fail_on,
-        help="must (default): MUST findings fail; should: SHOULD findings fail too "
-        "[env CONFORMANCE_FAIL_ON]",
-    )
-    run.add_argument("--baseline", help="file of known-failing rule ids")
-    run.set_defaults(func=_run)
+    _add_run(commands)
     _add_check(commands)
 
     clients = commands.add_parser(
         "clients",
+        allow_abbrev=False,
         help="list the client libraries --clients replays through "
         "(`conformance clients install`: install the pinned JavaScript ones with npm ci)",
+        formatter_class=_Help,
     )
-    clients.add_argument("action", nargs="?", choices=("list", "install"), default="list")
+    clients.add_argument(
+        "action",
+        nargs="?",
+        choices=("list", "install"),
+        default="list",
+        help="list: what is available; install: the pinned npm packages into a cache folder",
+    )
     clients.set_defaults(func=_clients)
 
     verify = commands.add_parser(
         "verify-report",
+        allow_abbrev=False,
         help="check a JSON certificate against "
         "its schema and its sha256 digest (a digest, not a signature)",
+        description="Check a certificate against schemas/certificate.json and recompute its "
+        "sha256 digest:\nexit 0 when both hold, 1 when not, 2 when it cannot be read.",
     )
     verify.add_argument("file", help="the certificate (.json) written by `conformance run`")
     verify.set_defaults(func=_verify_report)
@@ -237,14 +333,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `conformance` console script and `python -m conformance`."""
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "run":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    unknown = _unknown(args.command, extra)
+    if unknown:
+        print(f"conformance {args.command}: {unknown}", file=sys.stderr)
+        return Exit.USAGE
     try:
         return int(args.func(args, extra))
     except KeyboardInterrupt:
         return 130
     except Exception:  # a bug in the suite: say so, keep the traceback, exit 4
         return _internal_error()
+
+
+def _unknown(command: str, extra: list[str]) -> str:
+    """Why the arguments left over are wrong (empty: they are not): an unknown option, with
+    the closest known one. `conformance run` passes pytest options on to pytest."""
+    import difflib
+
+    before = extra[: extra.index("--")] if "--" in extra else extra
+    if command == "run":
+        before = [a for a in before if not _pytest_option(a)]
+    for argument in before:
+        if not argument.startswith("-") and command == "run":
+            continue
+        name = argument.split("=", 1)[0]
+        known = sorted(_known_options(command) | (PYTEST_OPTIONS if command == "run" else set()))
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        tail = " (other pytest options go after --)" if command == "run" else ""
+        what = "option" if argument.startswith("-") else "argument"
+        return f"unknown {what} {name}{hint}{tail}"
+    return ""
+
+
+def _pytest_option(argument: str) -> bool:
+    name = argument.split("=", 1)[0]
+    return name in PYTEST_OPTIONS or (len(name) > 2 and name[:2] in ("-r", "-W", "-p", "-k", "-m"))
+
+
+def _known_options(command: str) -> set[str]:
+    parser = _parser()
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        choice = getattr(action, "choices", {}).get(command)
+        if choice is not None:
+            return {s for a in choice._actions for s in a.option_strings}
+    return set()
 
 
 def _internal_error() -> int:

@@ -11,7 +11,7 @@ paths pytest collects: a project's own ini keeps its own `testpaths`.)
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,134 +19,34 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from conformance._model import DEFAULT_PROFILE, Policy
+from conformance._options import (
+    BASELINE,
+    CERTIFICATE,
+    GROUP,
+    HEADER_HELP,
+    OPTIONS,
+    REPORT_HTML,
+    REPORT_JUNIT,
+    Option,
+)
 
 if TYPE_CHECKING:
     from conformance._cases import Case
     from conformance._client import Client, Target
     from conformance._outcome import Outcome
 
-GROUP = "conformance"
-DEFAULT_MODEL = "alphaedge-large-3-2512"
-
-
-@dataclass(frozen=True, slots=True)
-class Option:
-    """One command-line option with its environment-variable and ini twins."""
-
-    flag: str
-    help: str
-    default: Any = None
-    convert: Callable[[str], Any] = str
-    is_flag: bool = False
-
-    @property
-    def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
-
-    @property
-    def env(self) -> str:
-        return "CONFORMANCE_" + self.dest.upper()
-
-
-def _mib(value: str) -> int:
-    return int(float(value) * 1024 * 1024)
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError("must be at least 1")
-    return number
-
-
-CERTIFICATE = Option("--certificate", "Write the JSON certificate of the run to this file.")
-BASELINE = Option(
-    "--baseline",
-    "File of known-failing rule ids (one per line or a YAML "
-    "list): failures within it pass; an entry that now passes fails the run.",
-)
-
-OPTIONS = (
-    Option(
-        "--target-url",
-        "Base URL of the API under test, e.g. https://api.example.com/v1; "
-        "requests go to {base}/chat/completions.",
-    ),
-    Option(
-        "--api-key",
-        "API key sent as a bearer token (default: $ALPHAEDGE_API_KEY). "
-        "Never written to any output.",
-    ),
-    Option("--model", "Model to request.", DEFAULT_MODEL),
-    Option("--profile", "Rule profile (the documented API by default).", DEFAULT_PROFILE),
-    Option("--target-timeout", "Idle read timeout in seconds.", 30.0, float),
-    Option("--deadline", "Whole-stream deadline in seconds.", 120.0, float),
-    Option("--max-events", "Most events read from one stream.", 100_000, int),
-    Option("--max-bytes", "Most MiB read from one response body.", 64 * 1024 * 1024, _mib),
-    Option("--max-line", "Longest SSE line accepted, in MiB.", 1024 * 1024, _mib),
-    Option(
-        "--property-examples",
-        "Requests each hypothesis property sends (a paid target is billed for each).",
-        10,
-        int,
-    ),
-    Option("--concurrency", "Streams the concurrency test opens at once.", 8, _positive),
-    Option(
-        "--no-shrink",
-        "Report a failing property example as found, without the extra "
-        "requests hypothesis sends to shrink it to a minimal one.",
-        False,
-        lambda v: v.lower() in ("1", "true", "yes", "on"),
-        is_flag=True,
-    ),
-    Option(
-        "--insecure",
-        "Do not verify the target's TLS certificate (loudly reported).",
-        False,
-        lambda v: v.lower() in ("1", "true", "yes", "on"),
-        is_flag=True,
-    ),
-    Option("--ca-bundle", "CA bundle file used to verify the target's TLS certificate."),
-    Option(
-        "--fail-on",
-        "What fails a test and the run: must (MUST findings; SHOULD findings are warnings), "
-        "should (SHOULD findings fail too) or clients (a client library's mis-reading fails "
-        "too); comma-separated.",
-        Policy(),
-        Policy.parse,
-    ),
-    Option(
-        "--no-preflight",
-        "Skip the one valid request sent before the suite to catch set-up mistakes "
-        "(unreachable target, refused key, wrong base URL, unknown model).",
-        False,
-        lambda v: v.lower() in ("1", "true", "yes", "on"),
-        is_flag=True,
-    ),
-    Option(
-        "--clients",
-        "Replay every judged stream through the installed client libraries (openai, "
-        "httpx-sse; openai-node and the Vercel AI SDK after `conformance clients install`) "
-        "and report where one reads it differently (client.* rules).",
-        False,
-        lambda v: v.lower() in ("1", "true", "yes", "on"),
-        is_flag=True,
-    ),
-    CERTIFICATE,
-    BASELINE,
-)
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "streaming chat-completion conformance")
     for option in OPTIONS:
         if option.is_flag:
-            group.addoption(option.flag, action="store_true", default=None, help=option.help)
+            help_text = f"{option.help} {option.env_help()}"
+            group.addoption(option.flag, action="store_true", default=None, help=help_text)
         else:
             group.addoption(
                 option.flag,
                 default=None,
-                help=f"{option.help} [env {option.env}; ini {option.dest}]",
+                help=f"{option.help} {option.env_help()} [ini {option.dest}]",
             )
         parser.addini(option.dest, option.help, default=None)
     group.addoption(
@@ -154,7 +54,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="'Name: value'",
-        help="Extra request header (repeatable); its value is never written out.",
+        help=HEADER_HELP,
     )
 
 
@@ -162,7 +62,7 @@ def _resolve(config: pytest.Config, option: Option) -> Any:
     """CLI > environment > ini > default; a bad value names where it came from."""
     for source, raw in (
         (option.flag, config.getoption(option.dest)),
-        (f"${option.env}", os.environ.get(option.env)),
+        *((f"${env}", os.environ.get(env)) for env in option.envs),
         (f"ini {option.dest}", config.getini(option.dest)),
     ):
         if raw is None or raw in ("", []):
@@ -234,11 +134,12 @@ def build_settings(config: pytest.Config) -> Settings:
         verify = False
     target = None
     if values["target_url"]:
+        _check_url(values["target_url"])
         _check_profile(values["profile"])
         target = Target(
             values["target_url"],
             values["model"],
-            values["api_key"] or os.environ.get("ALPHAEDGE_API_KEY"),
+            values["api_key"],
             _headers(config),
             verify,
             limits,
@@ -280,6 +181,17 @@ def _remove_spool(folder: str) -> None:
     if os.environ.get(SPOOL_ENV) == folder:
         del os.environ[SPOOL_ENV]
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _check_url(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise pytest.UsageError(
+            f"--target-url {url!r}: expected the API's base URL with its scheme, "
+            "e.g. https://api.example.com/v1"
+        )
 
 
 def _check_profile(name: str) -> None:
@@ -340,6 +252,8 @@ def _register_reports(config: pytest.Config) -> None:
             certificate=_resolve(config, CERTIFICATE),
             baseline=_resolve(config, BASELINE),
             reach=suite_reach(settings.target.profile),
+            html=_resolve(config, REPORT_HTML),
+            junit=_resolve(config, REPORT_JUNIT),
         ),
         NAME,
     )
@@ -441,6 +355,8 @@ def pytest_runtest_makereport(
         unreachable = excinfo is not None and excinfo.errisinstance(
             (TargetUnreachable, TargetUnreachableError)
         )
+        if excinfo is not None and report.when == "call":
+            report.longrepr = _failure_text(excinfo.value, unreachable) or report.longrepr
         record(
             report,
             item.stash.get(OUTCOME, None),
@@ -449,6 +365,23 @@ def pytest_runtest_makereport(
             unreachable=unreachable,
         )
     return report
+
+
+def _failure_text(exc: BaseException, unreachable: bool) -> str | None:
+    """A failing test's text: one line per failing rule (the conformance section at the end
+    shows each rule's first finding in full), or the one line of an unreachable target;
+    never the suite's source, object reprs or hypothesis's notes. None: a real error."""
+    from conformance._outcome import ConformanceFailure
+    from conformance._render import render_brief
+
+    if unreachable:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    failures = [exc] if isinstance(exc, ConformanceFailure) else []
+    if isinstance(exc, BaseExceptionGroup):
+        failures = [e for e in exc.exceptions if isinstance(e, ConformanceFailure)]
+    if not failures:
+        return None
+    return "\n".join(render_brief(failure.failing) for failure in failures)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -513,29 +446,11 @@ class TargetUnreachableError(Exception):
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    from collections import Counter
-
     settings = config.stash[SETTINGS]
-    if settings.target is None:
-        return
-    if settings.insecure:
+    if settings.target is not None and settings.insecure:
         terminalreporter.write_sep(
             "!",
             "WARNING: TLS verification was OFF (--insecure): the target was not authenticated",
             red=True,
             bold=True,
         )
-    warned = [
-        (rep.nodeid, Counter(ids))
-        for rep in terminalreporter.stats.get("passed", [])
-        for key, ids in rep.user_properties
-        if key == "should_warnings"
-    ]
-    if not warned:
-        return
-    terminalreporter.section("conformance: SHOULD warnings (fail only under --fail-on should)")
-    for nodeid, counts in warned:
-        terminalreporter.line(nodeid)
-        for rule_id, count in sorted(counts.items()):
-            times = f" ({count} times)" if count > 1 else ""
-            terminalreporter.line(f"  [SHOULD] {rule_id}{times}")

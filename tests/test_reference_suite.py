@@ -73,7 +73,7 @@ def test_fault_is_caught_by_its_rule(
         assert result.ret == pytest.ExitCode.TESTS_FAILED
     else:
         assert result.ret == pytest.ExitCode.OK, output[-4000:]
-        assert "SHOULD warnings" in output
+        assert f"WARNED [SHOULD] {fault.rule_id}" in output
         strict = pytester.runpytest("--target-url", url, "--fail-on", "should", *FAST)
         assert strict.ret == pytest.ExitCode.TESTS_FAILED
 

@@ -33,7 +33,7 @@ from conformance._report import _certificate as certificates
 from conformance._report._baseline import BaselineError, judge_baseline, load_baseline
 from conformance._report._evidence import evidence_of, redact_report
 from conformance._report._redact import REDACTED, Redactor, visible_line_endings
-from conformance._report._svg import Series, arrival_chart
+from conformance._report._svg import timing_chart
 from conformance._report._timing import percentile, stream_timing
 from conformance._schemas import SchemaChecker
 from conformance.server import ServerThread, create_app
@@ -120,10 +120,11 @@ def test_clean_server_is_certified(clean_run: Run) -> None:
     assert certificate["summary"]["must_failed"] == 0
     assert certificate["run"]["tests"]["passed"] >= 15
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", certificate["run"]["date"])
-    tail = clean_run.stdout.rstrip().split("\n\n")[-1].splitlines()
-    assert tail[0].startswith("conformance: CERTIFIED - http://127.0.0.1:")
-    assert "MUST: 0 rules failed" in tail[1]
-    assert tail[-1] == "  exit status 0 (certified)"
+    lines = clean_run.stdout.rstrip().splitlines()
+    verdict = next(line for line in lines if line.startswith("CERTIFIED: "))
+    assert "MUST: 0 rules failed" in verdict
+    assert lines[-1] == "exit status 0 (certified)"
+    assert lines.count(verdict) == 1  # printed once
     assert certificate["run"]["selection"]["not_run"] == []
     judged = [rule for rule in certificate["rules"] if not rule["id"].startswith("client.")]
     assert all(rule["judged"] > 0 and rule["why"] is None for rule in judged)
@@ -157,9 +158,10 @@ def test_fault_is_not_certified(fault_run: Run) -> None:
     assert set(statuses.values()) == {"passed"}
     assert certificate["verdict"] == "NOT CERTIFIED"
     assert certificate["reasons"] == ["1 MUST rule failed: chunk.object"]
-    assert "conformance: NOT CERTIFIED" in fault_run.stdout
+    assert "\nNOT CERTIFIED: MUST: 1 rule failed" in fault_run.stdout
+    assert "(failed: chunk.object)" in fault_run.stdout
     assert fault_run.stdout.rstrip().endswith("exit status 1 (not certified)")
-    assert "conformance verdict" in fault_run.stdout  # pytest's own terminal section
+    assert "= conformance =" in fault_run.stdout  # the plugin's own terminal section
 
 
 @pytest.mark.slow
@@ -630,51 +632,53 @@ def test_first_content_event() -> None:
     assert _live(good_body()).result.first_content_event == 1  # type: ignore[union-attr]
 
 
-def test_arrival_chart_is_plain_svg() -> None:
-    svg = arrival_chart([Series("a <b>", [1.0, 2.0, 5.0]), Series("one", [3.0])])
+def test_timing_chart_is_plain_svg_with_a_legend() -> None:
+    svg = timing_chart([(1.0, 2.0), (3.0, None), (None, None)])
     assert svg.startswith("<svg") and svg.endswith("</svg>")
-    assert svg.count("<polyline") == 1 and svg.count("<circle") == 1
-    assert "a &lt;b&gt;" in svg and "<script" not in svg
+    assert svg.count("<circle") == 3 and svg.count("<rect") == 2  # 2 points + 1 legend mark each
+    assert "time to first byte" in svg and "time to first content" in svg
+    assert "stream 1 to 3" in svg and "<script" not in svg
 
 
 # -- the HTML report -------------------------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_html_shows_verdict_matrix_and_failure_evidence(fault_run: Run) -> None:
+def test_html_shows_verdict_rules_and_the_failed_rule(fault_run: Run) -> None:
     page = fault_run.html()
     text = html.unescape(page)
-    assert 'class="cf-verdict cf-not-certified"' in page
+    assert 'class="verdict v-not-certified"' in page
     assert '<h1 id="title">NOT CERTIFIED: conformance report for http://127.0.0.1:' in page
     assert "NOT CERTIFIED" in text and "MUST: 1 rule failed" in text
-    row = re.search(r'<tr class="cf-failed" data-rule="chunk.object">.*?</tr>', page)
-    assert row is not None and "failed" in row.group(0)
+    verdict = page[page.index('id="verdict"') : page.index('id="rules"')]
+    assert '<a href="#rule-chunk-object"><code>chunk.object</code></a>' in verdict
+    rows = re.findall(r'<tr class="r-(\w+)" data-rule="([^"]+)">', page)
+    assert rows[0] == ("failed", "chunk.object")  # failures first
     statuses = _statuses(fault_run.certificate())
-    assert page.count('<tr class="cf-passed"') == list(statuses.values()).count("passed")
-    failures = page[page.index('id="cf-failures"') : page.index('id="cf-warnings"')]
-    assert "[MUST] chunk.object" in failures
-    assert "Event index" in failures and "Byte offset" in failures
-    assert "Offending event:" in failures
-    assert "&quot;object&quot;:&quot;chat.completion&quot;" in failures
-    assert "data: [DONE]␊\n␊" in html.unescape(re.sub(r"<[^>]+>", "", failures))
-    assert "HTTP 200 OK" in failures and "content-type: text/event-stream" in failures
-    assert "curl -sS -N -i" in html.unescape(failures)
+    assert [s for s, _ in rows].count("passed") == list(statuses.values()).count("passed")
+    section = page[page.index('<article id="rule-chunk-object"') : page.index("</article>")]
+    assert "[MUST] <code>chunk.object</code>" in section
+    assert "&quot;object&quot;:&quot;chat.completion&quot;" in section
+    shown = section[section.index('class="event"') :].split("</pre>")[0]
+    assert html.unescape(re.sub(r"<[^>]+>", "", shown)).endswith("\\n\n\\n\n")
+    assert "HTTP 200 OK" in section and "content-type: text/event-stream" in section
+    assert "curl -sS -N -i" in html.unescape(section)
+    assert "more like this" in section
+    assert page.index('id="environment"') > page.index('id="findings"')  # details last
 
 
 @pytest.mark.slow
 def test_html_is_self_contained_with_timing(clean_run: Run) -> None:
     page = clean_run.html()
-    assert 'class="cf-verdict cf-certified"' in page
+    assert 'class="verdict v-certified"' in page
     assert '<h1 id="title">CERTIFIED: conformance report for http://127.0.0.1:' in page
-    assert not re.search(
-        r"""(src|href)=["']?(https?:)?//""",
-        page.replace('href="https://pypi.python.org/pypi/pytest-html"', ""),
-    )
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
     assert "url(http" not in page and "@import" not in page
-    timing = page[page.index('id="cf-timing"') :]
-    assert "<svg" in timing and "<polyline" in timing
-    assert timing.count("<tr>") >= 8
-    assert "First content" in timing and "Gap p95" in timing
+    assert 'id="findings"' not in page  # nothing to show
+    timing = page[page.index('id="timing"') :]
+    assert "<svg" in timing and "time to first content" in timing
+    assert "median" in timing and "95th percentile" in timing
+    assert re.sub(r"<pre.*?</pre>", "", page, flags=re.S).isascii()  # no glyph a font lacks
 
 
 @pytest.mark.slow
@@ -683,8 +687,8 @@ def test_curl_line_reproduces_the_fault(fault_run: Run) -> None:
     if curl is None:
         pytest.skip("curl is not installed")
     page = fault_run.html()
-    failures = page[page.index('id="cf-failures"') :]
-    line = html.unescape(re.search(r"<pre class='cf-curl'>(.*?)</pre>", failures, re.S).group(1))  # type: ignore[union-attr]
+    failures = page[page.index('id="findings"') :]
+    line = html.unescape(re.search(r'<pre class="curl">(.*?)</pre>', failures, re.S).group(1))  # type: ignore[union-attr]
     assert "$ALPHAEDGE_API_KEY" not in line  # no key was configured
     done = subprocess.run(
         ["sh", "-c", line], capture_output=True, text=True, timeout=30, check=False
@@ -692,3 +696,34 @@ def test_curl_line_reproduces_the_fault(fault_run: Run) -> None:
     assert done.returncode == 0, done.stderr
     assert '"object":"chat.completion"' in done.stdout
     assert "data: [DONE]" in done.stdout
+
+
+# -- JUnit: a test case per rule ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_junit_has_a_test_case_per_rule(fault_run: Run) -> None:
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(fault_run.file("xml")).getroot()
+    rules, tests = root.findall("testsuite")
+    assert rules.get("name") == "conformance rules" and tests.get("name") == "conformance tests"
+    cases = {case.get("name"): case for case in rules.findall("testcase")}
+    assert set(cases) == {rule["id"] for rule in fault_run.certificate()["rules"]}
+    failed = cases["chunk.object"]
+    properties = {p.get("name"): p.get("value") for p in failed.iter("property")}
+    assert properties["rule"] == "chunk.object" and properties["level"] == "MUST"
+    failure = failed.find("failure")
+    assert failure is not None and "MUST chunk.object" in (failure.get("message") or "")
+    assert "chat.completion" in (failure.text or "") and "reproduce with:" in (failure.text or "")
+    assert cases["sse.done_present"].find("failure") is None
+    assert cases["client.openai_python"].find("skipped") is not None  # not selected
+    assert rules.get("failures") == "1"
+    assert any(c.find("failure") is not None for c in tests.findall("testcase"))
+
+
+def test_junit_text_carries_only_xml_characters() -> None:
+    from conformance._report._junit import xml_text
+
+    assert xml_text("a\x00b\x1b[31mc\ud800d\ufffe") == "a\\x00b\\x1b[31mc\\ud800d\\ufffe"
+    assert xml_text("tab\tnl\ncr\r é 👋") == "tab\tnl\ncr\r é 👋"

@@ -16,8 +16,9 @@ from conformance._registry import Rule
 from conformance._report import _certificate as certificates
 from conformance._report._collect import Gatherer
 from conformance._report._evidence import EVIDENCE
-from conformance._report._html import counts_line, row_extra, summary_postfix, summary_prefix
+from conformance._report._page import body, page
 from conformance._report._redact import Redactor
+from conformance._report._terminal import blocks, encodable, verdict_line
 from conformance.rules import REGISTRY
 
 NAME = "conformance-report"
@@ -45,7 +46,11 @@ class ReportSession:
         certificate: Path | None = None,
         baseline: list[str] | None = None,
         reach: dict[str, set[str]] | None = None,
+        html: Path | None = None,
+        junit: Path | None = None,
     ) -> None:
+        self.html = html
+        self.junit = junit
         self.config = config
         self.target = target
         self.policy = policy
@@ -64,21 +69,36 @@ class ReportSession:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.gatherer.add(report)
         evidence = getattr(report, EVIDENCE, None)
-        if report.when == "call" and evidence and self.config.getoption("htmlpath", None):
-            flags = [self.gatherer.fails(f) for f in evidence["findings"]]
-            extra = {
-                "name": "conformance",
-                "format_type": "html",
-                "mime_type": None,
-                "extension": None,
-                "content": row_extra(evidence, flags),
-            }
-            report.extras = [*getattr(report, "extras", []), extra]  # type: ignore[attr-defined]
+        if report.when == "call" and evidence and self.config.get_verbosity() > 0:
+            self._progress(evidence)
+
+    def _progress(self, evidence: dict[str, Any]) -> None:
+        """`-v`: one line per request of the test (what was sent, what came back, how long)."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        shown = evidence["exchanges"]
+        for number, exchange in enumerate(shown, 1):
+            answer = f"{exchange['status'] or 'no answer'} {exchange['reason']}".rstrip()
+            events = f", {exchange['events']} events" if exchange["stream"] else ""
+            ended = f", {exchange['stopped']}" if exchange["stopped"] else ""
+            seconds = (exchange["timing"]["total_ms"] or 0) / 1000
+            line = f"    request {number}: {answer}{events}, {seconds:.2f} s{ended}"
+            reporter.write_line(encodable(line, _encoding(reporter)))
+        if evidence["exchanges_total"] > len(shown):
+            reporter.write_line(f"    ... {evidence['exchanges_total'] - len(shown)} more")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         certificate = self.final()
         if self.path is not None:
             certificates.write(certificate, self.path)
+        if self.html is not None:
+            self.html.parent.mkdir(parents=True, exist_ok=True)
+            self.html.write_text(page(certificate, self.gatherer, self._page_title()), "utf-8")
+        if self.junit is not None:
+            from conformance._report import _junit
+
+            _junit.write(certificate, self.gatherer, self.junit)
         for plugin in self.config.pluginmanager.get_plugins():
             if isinstance(plugin, VerdictSink):
                 plugin.certificate = certificate
@@ -130,11 +150,21 @@ class ReportSession:
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         certificate = self.final()
-        write = terminalreporter.write_line
-        terminalreporter.section("conformance verdict")
-        write(f"{certificate['verdict']}: {counts_line(certificate)}")
+        encoding = _encoding(terminalreporter)
+
+        def write(text: str, **markup: bool) -> None:
+            terminalreporter.write_line(encodable(text, encoding), **markup)
+
+        terminalreporter.section("conformance")
+        for block in blocks(certificate):
+            write(block)
+        colour = {"CERTIFIED": "green", "NOT CERTIFIED": "red"}.get(
+            certificate["verdict"], "yellow"
+        )
+        write(verdict_line(certificate), bold=True, **{colour: True})
         for reason in certificate["reasons"]:
-            write(f"  - {reason}")
+            if "failed" not in reason.split(":")[0]:
+                write(f"  - {reason}")
         baseline = certificate["baseline"]
         if baseline is not None:
             write(
@@ -143,7 +173,7 @@ class ReportSession:
                 f"{', '.join(baseline['new_failures']) or 'none'}; stale entries: "
                 f"{', '.join(baseline['stale']) or 'none'})"
             )
-        if self.path is not None:
+        if self.path is not None and self.html is None:
             write(f"certificate: {self.path} (sha256 {certificate['digest']['value']})")
 
     @pytest.hookimpl(optionalhook=True)
@@ -154,13 +184,24 @@ class ReportSession:
     def _title(self) -> str:
         return f"conformance report for {self.redactor.url(self.target.base_url)}"
 
+    def _page_title(self) -> str:
+        return f"{self.final()['verdict']}: {self._title()}"
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(
         self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
     ) -> None:
-        certificate = self.final()
-        prefix.extend(summary_prefix(certificate))
-        postfix.extend(summary_postfix(certificate, self.gatherer))
+        """A pytest-html page (`pytest --html`) gets the report's sections above its table."""
+        from conformance._report._page import CSS
+
+        prefix.extend([f"<style>{CSS}</style>", body(self.final(), self.gatherer)])
+
+
+def _encoding(terminalreporter: Any) -> str | None:
+    """The encoding the terminal writes in (None: unknown)."""
+    writer = getattr(terminalreporter, "_tw", None)
+    stream = getattr(writer, "_file", None)
+    return getattr(stream, "encoding", None)
 
 
 def selection(config: pytest.Config) -> dict[str, Any]:
@@ -190,6 +231,8 @@ def create(
     certificate: str | None,
     baseline: str | None,
     reach: dict[str, set[str]] | None = None,
+    html: str | None = None,
+    junit: str | None = None,
 ) -> ReportSession:
     """A ReportSession for the options given (a bad baseline is a usage error)."""
     from conformance._report._baseline import BaselineError, load_baseline
@@ -208,4 +251,6 @@ def create(
         certificate=Path(certificate) if certificate else None,
         baseline=ids,
         reach=reach,
+        html=Path(html) if html else None,
+        junit=Path(junit) if junit else None,
     )
