@@ -129,6 +129,8 @@ def _run_stream(case: Case, client: Client, request: dict[str, Any] | bytes) -> 
             return outcome
         if case.outcome_rule:
             _judge_outcome(case, live, profile)
+        if live.unanswered:  # no further request to a target that failed to answer one
+            break
     ids = [live.result.completion_id for live in outcome.exchanges if live.result]
     judge_session(outcome, [i for i in ids if i], profile)
     return outcome

@@ -50,6 +50,12 @@ MAX_TIMES = 100_000
 """Event arrival times kept per stream (enough for the timing chart and percentiles)."""
 
 
+UNANSWERED = frozenset(
+    {EndingKind.IDLE_TIMEOUT, EndingKind.DEADLINE, EndingKind.BROKEN, EndingKind.NOT_HTTP}
+)
+"""How a read ends when the target failed to answer (rather than answered too much)."""
+
+
 class TargetUnreachable(Exception):
     """No HTTP answer could be had at all: not a verdict on conformance."""
 
@@ -100,6 +106,15 @@ class LiveResult:
     findings: list[Finding] = field(default_factory=list)
     judged: Counter[str] = field(default_factory=Counter)
     unjudged: dict[str, str] = field(default_factory=dict)  # why a rule judged nothing here
+
+    @property
+    def unanswered(self) -> bool:
+        """Whether the target failed to answer: no response head, or a read that stalled,
+        outlived the deadline or broke off (a test sends it nothing more)."""
+        if self.exchange.status is None:
+            return True
+        ending = self.result.ending if self.result is not None else None
+        return ending is not None and ending.kind in UNANSWERED
 
     def take(self, dispatch: Dispatcher) -> None:
         """Add what `dispatch` found and judged in this exchange, and why a rule that could

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import socket
+import socketserver
+import threading
 
 import pytest
 
 from conformance.server import ServerThread
+from tests.streams import read_request_body
 
 FAST = ["--property-examples", "2"]
 
@@ -165,3 +168,51 @@ def test_target_repr_never_shows_secrets() -> None:
     target = Target("http://x/v1", api_key="sk-repr-secret", headers=(("X-A", "hv-secret"),))
     assert "sk-repr-secret" not in repr(target)
     assert "hv-secret" not in repr(target)
+
+
+class _Stalling(socketserver.ThreadingTCPServer):
+    """Answers every request with a stream's head and one event, then stalls; counts them."""
+
+    allow_reuse_address = True
+    daemon_threads = True
+    requests = 0
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _StallHandler)
+        self.release = threading.Event()
+
+
+class _StallHandler(socketserver.StreamRequestHandler):
+    server: _Stalling
+
+    def handle(self) -> None:
+        read_request_body(self.rfile)
+        self.server.requests += 1
+        self.wfile.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
+            b'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m",'
+            b'"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}\n\n'
+        )
+        self.wfile.flush()
+        self.server.release.wait(30)
+
+
+def test_a_test_sends_nothing_more_once_the_target_failed_to_answer(
+    pytester: pytest.Pytester,
+) -> None:
+    server = _Stalling()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        result = pytester.runpytest(
+            "--target-url", url, "--no-preflight", "--target-timeout", "0.5",
+            "--property-examples", "5", "-k", "test_valid_requests or gets",
+        )  # fmt: skip
+    finally:
+        server.release.set()
+        server.shutdown()
+        server.server_close()
+    result.assert_outcomes(failed=2)
+    assert server.requests == 2, server.requests  # one per test, not one per example or repeat
+    result.stdout.fnmatch_lines(["*transport.within_limits*no data for 0.5 s*"])

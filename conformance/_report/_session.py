@@ -149,6 +149,8 @@ class ReportSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.gatherer.tests:  # nothing ran (a usage error, an empty selection)
+            return
         certificate = self.final()
         encoding = _encoding(terminalreporter)
 

@@ -3,6 +3,7 @@ rejected. The number of requests is `--property-examples` (default 10) per prope
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,13 +34,28 @@ def _settings(conformance_settings: Settings) -> settings:
     )
 
 
-def _keep_or_fail(outcome: Outcome, live: LiveResult, policy: Policy) -> None:
-    """Keep a conformant example (its SHOULD findings become warnings); raise on a failing
-    one, which hypothesis then shrinks to a minimal request."""
-    failing = [(0, f) for f in live.findings if policy.fails(f)]
-    if failing:
-        raise ConformanceFailure(Outcome([live]), failing)
-    outcome.add(live)
+class _Examples:
+    """The examples of one property: keeps the conformant ones (their SHOULD findings become
+    warnings), raises on a failing one (hypothesis then shrinks it to a minimal request), and
+    once the target failed to answer a request, sends it nothing more: every later example
+    fails as that one did."""
+
+    def __init__(self, outcome: Outcome, policy: Policy) -> None:
+        self.outcome = outcome
+        self.policy = policy
+        self.unanswered: ConformanceFailure | None = None
+
+    def judge(self, send: Callable[[], LiveResult]) -> None:
+        if self.unanswered is not None:
+            raise self.unanswered
+        live = send()
+        failing = [(0, f) for f in live.findings if self.policy.fails(f)]
+        if failing:
+            failure = ConformanceFailure(Outcome([live]), failing)
+            if live.unanswered:
+                self.unanswered = failure
+            raise failure
+        self.outcome.add(live)
 
 
 def test_valid_requests_stream_conformantly(
@@ -48,12 +64,12 @@ def test_valid_requests_stream_conformantly(
     """Every valid request drawn from schemas/request.json gets a conformant stream,
     and no two of the completions share an id."""
     outcome = Outcome()
-    policy = conformance_settings.policy
+    examples = _Examples(outcome, conformance_settings.policy)
 
     @_settings(conformance_settings)
     @given(valid_requests(conformance_client.target.model))
     def streams_conformantly(body: dict[str, Any]) -> None:
-        _keep_or_fail(outcome, conformance_client.stream(body), policy)
+        examples.judge(lambda: conformance_client.stream(body))
 
     streams_conformantly()
     ids = [live.result.completion_id for live in outcome.exchanges if live.result]
@@ -66,13 +82,13 @@ def test_broken_required_field_is_rejected(
 ) -> None:
     """Breaking one documented field gets a 4xx with a JSON body, never a 5xx."""
     outcome = Outcome()
-    policy = conformance_settings.policy
+    examples = _Examples(outcome, conformance_settings.policy)
 
     @_settings(conformance_settings)
     @given(broken_requests(conformance_client.target.model))
     def is_rejected(mutation: tuple[str, dict[str, Any]]) -> None:
         name, body = mutation
-        _keep_or_fail(outcome, conformance_client.reject(body, MUTATIONS[name][0]), policy)
+        examples.judge(lambda: conformance_client.reject(body, MUTATIONS[name][0]))
 
     is_rejected()
     judge(request.node, outcome)
