@@ -727,3 +727,34 @@ def test_junit_text_carries_only_xml_characters() -> None:
 
     assert xml_text("a\x00b\x1b[31mc\ud800d\ufffe") == "a\\x00b\\x1b[31mc\\ud800d\\ufffe"
     assert xml_text("tab\tnl\ncr\r é 👋") == "tab\tnl\ncr\r é 👋"
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(foreground: str, background: str) -> float:
+    light, dark = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_the_report_colours_meet_wcag_aa() -> None:
+    from conformance._report._page import CSS
+
+    def colour(selector: str, prop: str) -> str:
+        found = re.search(re.escape(selector) + r"\{[^}]*?" + prop + r":(#[0-9a-f]{6})", CSS)
+        assert found, (selector, prop)
+        return found.group(1)
+
+    text = colour("body", "color")
+    assert _contrast(text, "#ffffff") >= 4.5
+    for badge in ("s-passed", "s-failed", "s-warned", "s-not_applicable"):
+        assert _contrast("#ffffff", colour(f".{badge}", "background")) >= 4.5, badge
+    assert _contrast(colour("a", "color"), "#ffffff") >= 4.5
+    assert _contrast(colour(".eol", "color"), "#f5f5f5") >= 4.5
+    assert _contrast(colour(".dim", "color"), "#ffffff") >= 4.5
+    for verdict in ("v-certified", "v-not-certified", "v-incomplete"):
+        background = colour(f".{verdict}", "background")
+        assert _contrast(colour(f".{verdict} .word", "color"), background) >= 4.5, verdict

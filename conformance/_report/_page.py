@@ -38,8 +38,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff]")
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;
-color:#1b1b1b;background:#fff;margin:0 auto;max-width:1280px;padding:12px 24px}
-h1{font-size:22px;margin:8px 0}h2{font-size:19px;margin:22px 0 8px;border-bottom:1px solid #ccc}
+color:#1b1b1b;background:#ffffff;margin:0 auto;max-width:1280px;padding:12px 24px}
+h1{font-size:22px;margin:8px 0}h2{font-size:19px;margin:22px 0 8px;border-bottom:1px solid #cccccc}
 h3{font-size:16px;margin:14px 0 6px}a{color:#0b4fb3}code,pre{font-family:"DejaVu Sans Mono",
 "Noto Sans Mono",Menlo,Consolas,monospace;font-size:13px}
 .verdict{border:3px solid;border-radius:6px;padding:8px 16px}
@@ -52,16 +52,16 @@ table{border-collapse:collapse;font-size:14px}th,td{border:1px solid #c8c8c8;pad
 text-align:left;vertical-align:top}th{background:#efefef}.rules{font-size:13px}
 .rules td{padding:1px 6px;line-height:1.3}
 .rules{width:100%}.rules td{white-space:nowrap}.rules td.t{white-space:normal;width:100%}
-.badge{display:inline-block;padding:0 6px;border-radius:4px;color:#fff;font-weight:700;
+.badge{display:inline-block;padding:0 6px;border-radius:4px;color:#ffffff;font-weight:700;
 font-size:13px}.s-passed{background:#1e6b1e}.s-failed{background:#a01010}
 .s-warned{background:#8a4b00}.s-not_exercised,.s-not_selected{background:#4b3b8f}
-.s-not_applicable{background:#555}
+.s-not_applicable{background:#555555}
 tr.r-failed{background:#fcefef}tr.r-warned{background:#fff6e6}
-.finding{border:1px solid #ccc;border-left:6px solid #a01010;padding:4px 14px;margin:10px 0}
+.finding{border:1px solid #cccccc;border-left:6px solid #a01010;padding:4px 14px;margin:10px 0}
 .finding.should{border-left-color:#8a4b00}
-.facts th{width:130px}pre{background:#f5f5f5;border:1px solid #ddd;padding:6px;margin:4px 0;
+.facts th{width:130px}pre{background:#f5f5f5;border:1px solid #dddddd;padding:6px;margin:4px 0;
 white-space:pre-wrap;word-break:break-all;max-height:320px;overflow:auto}
-.eol{color:#6b6b6b}.dim{color:#555}details>summary{cursor:pointer;color:#0b4fb3}
+.eol{color:#6b6b6b}.dim{color:#555555}details>summary{cursor:pointer;color:#0b4fb3}
 .filter{margin:4px 0 6px;padding:3px 6px;font-size:14px;width:320px}
 """
 
