@@ -6,6 +6,7 @@ itself, with bounded output, so a compression bomb cannot inflate past the byte 
 
 from __future__ import annotations
 
+import socket
 import ssl
 import time
 from array import array
@@ -95,13 +96,14 @@ class Timing:
 
 @dataclass(slots=True)
 class LiveResult:
-    """One request, what came back, and what the rules found in it."""
+    """One request, what came back, and what the rules found in it (its bodies, up to MiBs,
+    are left out of its repr)."""
 
-    request: dict[str, Any] | bytes
+    request: dict[str, Any] | bytes = field(repr=False)
     exchange: Exchange
     curl: str
     result: StreamResult | None = None
-    body: bytes = b""
+    body: bytes = field(default=b"", repr=False)
     timing: Timing = field(default_factory=Timing)
     findings: list[Finding] = field(default_factory=list)
     judged: Counter[str] = field(default_factory=Counter)
@@ -130,8 +132,11 @@ class Client:
     def __init__(self, target: Target) -> None:
         self.target = target
         idle = target.limits.idle_timeout
+        # TCP_NODELAY: a request's head and body are two writes; without it the body waits
+        # for the server's delayed ACK of the head (40 ms a request on Linux).
+        nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
         self._http = httpx.Client(
-            verify=_tls(target.verify),
+            transport=httpx.HTTPTransport(verify=_tls(target.verify), socket_options=nodelay),
             timeout=httpx.Timeout(idle),
             follow_redirects=False,
             headers={

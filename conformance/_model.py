@@ -258,12 +258,13 @@ class Limits:
 
 @dataclass(slots=True)
 class Exchange:
-    """What a request and its response looked like, for rules that judge the HTTP layer."""
+    """What a request and its response looked like, for rules that judge the HTTP layer (its
+    repr leaves out the request's headers, which carry secrets, and its body)."""
 
     method: str = "POST"
     url: str = ""
-    request_headers: dict[str, str] = field(default_factory=dict)
-    request_body: bytes = b""
+    request_headers: dict[str, str] = field(default_factory=dict, repr=False)
+    request_body: bytes = field(default=b"", repr=False)
     status: int | None = None
     reason: str = ""
     response_headers: list[tuple[str, str]] = field(default_factory=list)

@@ -20,6 +20,7 @@ from types import TracebackType
 
 from ._faults import FAULTS
 from ._raw import RawRequest
+from ._wire import tcp_listener
 
 START_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
@@ -70,8 +71,7 @@ class HostileServer:
         return f"http://{shown}:{self.port}"
 
     def __enter__(self) -> HostileServer:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sockets = [socket.create_server((self.host, self.port), family=family), _recorder_socket()]
+        sockets = [tcp_listener(self.host, self.port), _recorder_socket()]
         self.port = sockets[0].getsockname()[1]
         self.elsewhere = "http://{}:{}".format(*sockets[1].getsockname()[:2])
         self._thread = threading.Thread(
@@ -140,9 +140,9 @@ class HostileServer:
 def _recorder_socket() -> socket.socket:
     """The recorder's listener: on 127.0.0.2, another loopback host, where it can bind."""
     try:
-        return socket.create_server(("127.0.0.2", 0))
+        return tcp_listener("127.0.0.2", 0)
     except OSError:
-        return socket.create_server(("127.0.0.1", 0))
+        return tcp_listener("127.0.0.1", 0)
 
 
 async def _read_request(reader: asyncio.StreamReader, elsewhere: str) -> RawRequest:

@@ -16,6 +16,7 @@ from uvicorn.config import LOGGING_CONFIG
 from ._app import create_app
 from ._faults import FAULTS
 from ._hostile import HostileServer
+from ._wire import tcp_listener
 
 START_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
@@ -28,8 +29,7 @@ def base_url(host: str, port: int, scheme: str = "http") -> str:
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family)
+    return tcp_listener(host, port)
 
 
 def _config(

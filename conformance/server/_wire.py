@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 
 import orjson
@@ -44,3 +45,20 @@ async def paced(events: list[bytes], delay: float) -> AsyncIterator[bytes]:
         if position and delay > 0:
             await asyncio.sleep(delay)
         yield event
+
+
+def tcp_listener(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on `host` (IPv4 or IPv6). Made with the TCP protocol number,
+    unlike `socket.create_server`'s: asyncio sets TCP_NODELAY only on such sockets, and
+    without it an answer's head and body are two writes the second of which waits for the
+    client's delayed ACK (40 ms a request on a reused connection)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(socket.SOMAXCONN)
+    except OSError:
+        sock.close()
+        raise
+    return sock
