@@ -99,7 +99,7 @@ class ServerThread:
         if fault is not None and variation is not None:
             raise ValueError("a route applies a fault or a variation, not both")
         root = self.base_url.removesuffix("/v1")
-        if fault is not None and fault in FAULTS and FAULTS[fault].raw is not None:
+        if fault is not None and fault in FAULTS and FAULTS[fault].served_raw:
             return self.hostile.url(fault=fault)
         if fault is not None:
             return f"{root}/fault/{fault}/v1"
@@ -164,7 +164,7 @@ def serve(
     api_key: str | None = None,
 ) -> None:
     """Serve in the foreground until interrupted; print the base URL on stdout when ready."""
-    if fault in FAULTS and FAULTS[fault].raw is not None:
+    if fault in FAULTS and FAULTS[fault].served_raw:
         _serve_hostile(host, port, fault)
         return
     app = create_app(fault=fault, variation=variation, delay=delay, api_key=api_key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import orjson
 from starlette.responses import Response
@@ -15,9 +15,11 @@ DONE = b"[DONE]"
 SSE_MEDIA_TYPE = "text/event-stream; charset=utf-8"
 
 
-def json_response(value: object, status: int = 200) -> Response:
+def json_response(
+    value: object, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
     """`value` as a compact JSON response."""
-    return Response(orjson.dumps(value), status, media_type="application/json")
+    return Response(orjson.dumps(value), status, headers, media_type="application/json")
 
 
 def error_body(
