@@ -138,20 +138,24 @@ class Client:
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        idle = target.limits.idle_timeout
+        self._http = self._connections()
+
+    def _connections(self) -> httpx.Client:
+        """A pool of connections to the target."""
         # TCP_NODELAY: a request's head and body are two writes; without it the body waits
         # for the server's delayed ACK of the head (40 ms a request on Linux).
         nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-        self._http = httpx.Client(
-            transport=httpx.HTTPTransport(verify=_tls(target.verify), socket_options=nodelay),
-            timeout=httpx.Timeout(idle),
+        http = httpx.Client(
+            transport=httpx.HTTPTransport(verify=_tls(self.target.verify), socket_options=nodelay),
+            timeout=httpx.Timeout(self.target.limits.idle_timeout),
             follow_redirects=False,
             headers={
                 "Accept-Encoding": "gzip, deflate",
                 "User-Agent": f"streaming-conformance/{__version__}",
             },
         )
-        del self._http.headers["Accept"]  # each request says what it accepts, or nothing
+        del http.headers["Accept"]  # each request says what it accepts, or nothing
+        return http
 
     def __enter__(self) -> Client:
         return self
@@ -266,29 +270,43 @@ class Client:
         return LiveResult(request, exchange, curl_command(self.target.endpoint, headers, body))
 
     def _send(self, live: LiveResult, read: Any, checker: StreamChecker | None) -> None:
+        """Send the request and hand the response to `read`. A request met by a closed or
+        reset connection before any answer is sent once more on a new connection: the
+        server may have closed the kept-alive one after its previous answer (without saying
+        so), which tells nothing about this request; met again, the drop is this request's."""
         exchange = live.exchange
         start = time.monotonic()
-        try:
-            with self._http.stream(
-                "POST",
-                exchange.url,
-                content=exchange.request_body,
-                headers=exchange.request_headers,
-            ) as response:
-                exchange.status = response.status_code
-                exchange.reason = response.reason_phrase
-                exchange.response_headers = list(response.headers.multi_items())
-                live.timing.first_byte = time.monotonic() - start
-                read(response)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
-            raise TargetUnreachable(describe_connect(exc, exchange.url)) from exc
-        except httpx.HTTPError as exc:
-            ending = transport_ending(exc, exchange.status is None, self.target.limits)
-            if checker is None:
-                live.ending = ending
-            else:
-                checker.stop(ending)
+        for retry in (False, True):
+            try:
+                self._exchange(live, read, start)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
+                raise TargetUnreachable(describe_connect(exc, exchange.url)) from exc
+            except httpx.HTTPError as exc:
+                ending = transport_ending(exc, exchange.status is None, self.target.limits)
+                if ending.kind is EndingKind.DROPPED and not retry:
+                    self._http.close()
+                    self._http = self._connections()
+                    continue
+                if checker is None:
+                    live.ending = ending
+                else:
+                    checker.stop(ending)
+            break
         live.timing.total = time.monotonic() - start
+
+    def _exchange(self, live: LiveResult, read: Any, start: float) -> None:
+        exchange = live.exchange
+        with self._http.stream(
+            "POST",
+            exchange.url,
+            content=exchange.request_body,
+            headers=exchange.request_headers,
+        ) as response:
+            exchange.status = response.status_code
+            exchange.reason = response.reason_phrase
+            exchange.response_headers = list(response.headers.multi_items())
+            live.timing.first_byte = time.monotonic() - start
+            read(response)
 
     def _read_stream(
         self,

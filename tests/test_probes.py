@@ -178,6 +178,39 @@ def test_a_probe_answered_by_a_closed_connection(probe: Probe) -> None:
         assert rules == {"http1.host_required"}
 
 
+def _one_answer_per_connection(conn: socket.socket) -> None:
+    """Answers the first request (keeping the connection, as HTTP/1.1 allows), then closes
+    it without answering the next: what uvicorn does after an application error."""
+    body = b'{"error": {"message": "bad"}}'
+    conn.sendall(
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    conn.recv(65536)  # the next request: closed without an answer
+
+
+def test_a_kept_connection_closed_by_the_server_is_not_a_dropped_request() -> None:
+    listener = _Listener(_one_answer_per_connection)
+    try:
+        with Client(Target(listener.url)) as client:
+            lives = [client.reject({"model": "x"}, Mistake.MISSING_MESSAGES) for _ in range(3)]
+    finally:
+        listener.close()
+    assert [live.exchange.status for live in lives] == [400, 400, 400]
+    assert all(live.findings == [] for live in lives)
+
+
+def test_a_request_dropped_on_a_new_connection_too_is_dropped() -> None:
+    listener = _Listener(_closing)
+    try:
+        with Client(Target(listener.url)) as client:
+            live = client.reject({"model": "x"}, Mistake.MISSING_MESSAGES)
+    finally:
+        listener.close()
+    assert {f.rule_id for f in live.findings} == {"request.connection_dropped"}
+    assert live.ending is not None and "without answering" in live.ending.reason
+
+
 def test_a_silent_server_ends_the_probe_at_the_idle_timeout() -> None:
     listener = _Listener(_silent)
     started = time.monotonic()
