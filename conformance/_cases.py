@@ -40,6 +40,7 @@ class Case:
     expect: Expectation = field(default_factory=Expectation)
     repeat: int = 1
     feature: str | None = None  # the optional request feature the case exercises
+    headers: dict[str, str | None] | None = None  # replacing the usual ones; None: left out
 
 
 def case_files() -> list[Path]:
@@ -76,6 +77,7 @@ def _case(file: str, group: dict[str, Any], test: dict[str, Any]) -> Case:
         Expectation(outcome.get("finish_reason"), outcome.get("excludes")),
         test.get("repeat", 1),
         test.get("feature"),
+        test["request"].get("headers"),
     )
 
 
@@ -96,7 +98,7 @@ def referenced_rules(case: Case) -> list[str]:
 def request_body(case: Case, model: str) -> dict[str, Any] | bytes:
     """The request to send: the JSON body with `$model` filled in, or the raw bytes."""
     if "raw" in case.request:
-        return str(case.request["raw"]).encode()
+        return str(case.request["raw"]).replace(MODEL_PLACEHOLDER, model).encode()
     return _fill(case.request["body"], model)  # type: ignore[no-any-return]
 
 
@@ -114,7 +116,7 @@ def run_case(case: Case, client: Client) -> Outcome:
     """Send the case's request(s) and judge the answers."""
     request = request_body(case, client.target.model)
     if case.mistake is not None:
-        return Outcome([client.reject(request, case.mistake)])
+        return Outcome([client.reject(request, case.mistake, headers=case.headers)])
     return _run_stream(case, client, request)
 
 
@@ -122,7 +124,9 @@ def _run_stream(case: Case, client: Client, request: dict[str, Any] | bytes) -> 
     profile = load_profile(client.target.profile)
     outcome = Outcome()
     for _ in range(case.repeat):
-        live = client.stream(request, accepts=case.accepts, keep_text=bool(case.outcome_rule))
+        live = client.stream(
+            request, accepts=case.accepts, keep_text=bool(case.outcome_rule), headers=case.headers
+        )
         outcome.add(live)
         outcome.unsupported = unsupported(case, live, profile)
         if outcome.unsupported:

@@ -6,12 +6,13 @@ itself, with bounded output, so a compression bomb cannot inflate past the byte 
 
 from __future__ import annotations
 
+import socket
 import ssl
 import time
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ from conformance._model import (
     Mistake,
 )
 from conformance._profiles import load_profile
+from conformance._registry import Scope
 from conformance._replay._recorded import Tap
 from conformance._replay._spool import spool
 
@@ -46,6 +48,7 @@ ERROR_BODY_LIMIT = 1024 * 1024
 HEAD_LIMIT = 100 * 1024
 """Bytes of status line and headers httpx (httpcore, h11) reads before giving up."""
 HEAD_TOO_LONG = "Receive buffer too long"  # h11's message when HEAD_LIMIT is passed
+NO_RESPONSE = "Server disconnected without sending a response"  # h11, on a close before any
 MAX_TIMES = 100_000
 """Event arrival times kept per stream (enough for the timing chart and percentiles)."""
 
@@ -95,25 +98,31 @@ class Timing:
 
 @dataclass(slots=True)
 class LiveResult:
-    """One request, what came back, and what the rules found in it."""
+    """One request, what came back, and what the rules found in it (its bodies, up to MiBs,
+    are left out of its repr)."""
 
-    request: dict[str, Any] | bytes
+    request: dict[str, Any] | bytes = field(repr=False)
     exchange: Exchange
     curl: str
     result: StreamResult | None = None
-    body: bytes = b""
+    body: bytes = field(default=b"", repr=False)
     timing: Timing = field(default_factory=Timing)
     findings: list[Finding] = field(default_factory=list)
     judged: Counter[str] = field(default_factory=Counter)
     unjudged: dict[str, str] = field(default_factory=dict)  # why a rule judged nothing here
+    ending: Ending | None = None  # a whole answer (not a stream) could not be read: why
 
     @property
     def unanswered(self) -> bool:
         """Whether the target failed to answer: no response head, or a read that stalled,
-        outlived the deadline or broke off (a test sends it nothing more)."""
+        outlived the deadline or broke off (a test sends it nothing more). A connection
+        closed at once without an answer is no such failure: it is a finding about that
+        request (`request.connection_dropped`), and the next request costs nothing."""
+        ending = self.result.ending if self.result is not None else self.ending
+        if ending is not None and ending.kind is EndingKind.DROPPED:
+            return False
         if self.exchange.status is None:
             return True
-        ending = self.result.ending if self.result is not None else None
         return ending is not None and ending.kind in UNANSWERED
 
     def take(self, dispatch: Dispatcher) -> None:
@@ -129,16 +138,24 @@ class Client:
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        idle = target.limits.idle_timeout
-        self._http = httpx.Client(
-            verify=_tls(target.verify),
-            timeout=httpx.Timeout(idle),
+        self._http = self._connections()
+
+    def _connections(self) -> httpx.Client:
+        """A pool of connections to the target."""
+        # TCP_NODELAY: a request's head and body are two writes; without it the body waits
+        # for the server's delayed ACK of the head (40 ms a request on Linux).
+        nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+        http = httpx.Client(
+            transport=httpx.HTTPTransport(verify=_tls(self.target.verify), socket_options=nodelay),
+            timeout=httpx.Timeout(self.target.limits.idle_timeout),
             follow_redirects=False,
             headers={
                 "Accept-Encoding": "gzip, deflate",
                 "User-Agent": f"streaming-conformance/{__version__}",
             },
         )
+        del http.headers["Accept"]  # each request says what it accepts, or nothing
+        return http
 
     def __enter__(self) -> Client:
         return self
@@ -164,9 +181,11 @@ class Client:
         *,
         accepts: str | None = None,
         keep_text: bool = False,
+        headers: Mapping[str, str | None] | None = None,
     ) -> LiveResult:
         """Send a streaming request and judge the answer with every stream rule (its head by
-        the acceptance rule `accepts` when a case sends a valid variation of a request)."""
+        the acceptance rule `accepts` when a case sends a valid variation of a request).
+        `headers` replace the usual ones (None: leave that header out)."""
         n = request.get("n") if isinstance(request, dict) else None
         tap = Tap() if self.target.replay else None
         checker = StreamChecker(
@@ -177,7 +196,7 @@ class Client:
             keep_text=keep_text or tap is not None,
             request=request if isinstance(request, dict) else None,
         )
-        live = self._new(request)
+        live = self._new(request, headers)
         checker.state.started_at = time.time()
         read = lambda resp: self._read_stream(live, resp, checker, accepts, tap)  # noqa: E731
         self._send(live, read, checker)
@@ -189,18 +208,35 @@ class Client:
             spool(self.target.replay, live.exchange, result, tap)
         return live
 
-    def send(self, request: dict[str, Any] | bytes) -> LiveResult:
-        """Send a request whose answer is read as a whole (bounded), not as a stream."""
-        live = self._new(request)
+    def send(
+        self,
+        request: dict[str, Any] | bytes,
+        *,
+        headers: Mapping[str, str | None] | None = None,
+    ) -> LiveResult:
+        """Send a request whose answer is read as a whole (bounded), not as a stream; a
+        connection that fails is recorded as the answer's `ending`."""
+        live = self._new(request, headers)
         self._send(live, lambda resp: self._read_body(live, resp), None)
         return live
 
-    def reject(self, request: dict[str, Any] | bytes, mistake: Mistake) -> LiveResult:
-        """Send a request that makes `mistake`; judge the answer by the rejection rules."""
-        live = self.send(request)
+    def reject(
+        self,
+        request: dict[str, Any] | bytes,
+        mistake: Mistake,
+        *,
+        headers: Mapping[str, str | None] | None = None,
+    ) -> LiveResult:
+        """Send a request that makes `mistake`; judge the answer by the rejection rules, and
+        how it arrived (or did not) by the transport rules."""
+        live = self.send(request, headers=headers)
         context = Context(live=True, request=isinstance(request, dict))
         dispatch = Dispatcher(load_profile(self.target.profile), context)
-        dispatch.rejection(Answer(live.exchange, live.body, mistake))
+        if live.ending is not None:
+            dispatch.transport(live.ending)
+        if live.exchange.status is not None:
+            dispatch.rejection(Answer(live.exchange, live.body, mistake))
+        dispatch.tally(Scope.TRANSPORT)
         live.take(dispatch)
         return live
 
@@ -225,34 +261,52 @@ class Client:
             return []
         return [str(m["id"]) for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
-    def _new(self, request: dict[str, Any] | bytes) -> LiveResult:
+    def _new(
+        self, request: dict[str, Any] | bytes, changes: Mapping[str, str | None] | None = None
+    ) -> LiveResult:
         body = request if isinstance(request, bytes) else orjson.dumps(request)
-        headers = self.request_headers()
+        headers = with_changes(self.request_headers(), changes)
         exchange = Exchange("POST", self.target.endpoint, headers, body)
         return LiveResult(request, exchange, curl_command(self.target.endpoint, headers, body))
 
     def _send(self, live: LiveResult, read: Any, checker: StreamChecker | None) -> None:
+        """Send the request and hand the response to `read`. A request met by a closed or
+        reset connection before any answer is sent once more on a new connection: the
+        server may have closed the kept-alive one after its previous answer (without saying
+        so), which tells nothing about this request; met again, the drop is this request's."""
         exchange = live.exchange
         start = time.monotonic()
-        try:
-            with self._http.stream(
-                "POST",
-                exchange.url,
-                content=exchange.request_body,
-                headers=exchange.request_headers,
-            ) as response:
-                exchange.status = response.status_code
-                exchange.reason = response.reason_phrase
-                exchange.response_headers = list(response.headers.multi_items())
-                live.timing.first_byte = time.monotonic() - start
-                read(response)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
-            raise TargetUnreachable(_describe_connect(exc, exchange.url)) from exc
-        except httpx.HTTPError as exc:
-            if checker is None:
-                raise TargetUnreachable(f"{exchange.url}: {_describe(exc)}") from exc
-            _transport_failure(checker, exc, exchange.status is None)
+        for retry in (False, True):
+            try:
+                self._exchange(live, read, start)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
+                raise TargetUnreachable(describe_connect(exc, exchange.url)) from exc
+            except httpx.HTTPError as exc:
+                ending = transport_ending(exc, exchange.status is None, self.target.limits)
+                if ending.kind is EndingKind.DROPPED and not retry:
+                    self._http.close()
+                    self._http = self._connections()
+                    continue
+                if checker is None:
+                    live.ending = ending
+                else:
+                    checker.stop(ending)
+            break
         live.timing.total = time.monotonic() - start
+
+    def _exchange(self, live: LiveResult, read: Any, start: float) -> None:
+        exchange = live.exchange
+        with self._http.stream(
+            "POST",
+            exchange.url,
+            content=exchange.request_body,
+            headers=exchange.request_headers,
+        ) as response:
+            exchange.status = response.status_code
+            exchange.reason = response.reason_phrase
+            exchange.response_headers = list(response.headers.multi_items())
+            live.timing.first_byte = time.monotonic() - start
+            read(response)
 
     def _read_stream(
         self,
@@ -375,26 +429,47 @@ def _as_httpx_errors(pieces: Iterator[bytes]) -> Iterator[bytes]:
         raise httpx.DecodingError(str(exc)) from exc
 
 
-def _transport_failure(checker: StreamChecker, exc: httpx.HTTPError, before_status: bool) -> None:
+def with_changes(
+    headers: dict[str, str], changes: Mapping[str, str | None] | None
+) -> dict[str, str]:
+    """`headers` with `changes` applied: a value replaces the header (whatever its case), None
+    leaves it out."""
+    if not changes:
+        return headers
+    lowered = {name.lower() for name in changes}
+    kept = {name: value for name, value in headers.items() if name.lower() not in lowered}
+    return kept | {name: value for name, value in changes.items() if value is not None}
+
+
+def transport_ending(exc: httpx.HTTPError, before_status: bool, limits: Limits) -> Ending:
+    """Why reading an answer stopped, from the error httpx raised."""
     if isinstance(exc, httpx.TimeoutException):
-        ending = Ending(
+        return Ending(
             EndingKind.IDLE_TIMEOUT,
-            f"no data for {checker.limits.idle_timeout:g} s (idle timeout --target-timeout): "
+            f"no data for {limits.idle_timeout:g} s (idle timeout --target-timeout): "
             f"{_describe(exc)}",
         )
-    elif before_status and HEAD_TOO_LONG in str(exc):
-        ending = Ending(
+    if before_status and HEAD_TOO_LONG in str(exc):
+        return Ending(
             EndingKind.HEAD_LIMIT,
             f"the response head exceeds the client's {HEAD_LIMIT // 1024} KiB limit on status "
             f"line and headers: {_describe(exc)}",
         )
-    elif before_status:
+    if before_status and _dropped(exc):
+        reason = f"the server closed the connection without answering: {_describe(exc)}"
+        return Ending(EndingKind.DROPPED, reason)
+    if before_status:
         reason = f"the answer is not a valid HTTP response: {_describe(exc)}"
-        ending = Ending(EndingKind.NOT_HTTP, reason)
-    else:
-        reason = f"the connection failed before the response was complete: {_describe(exc)}"
-        ending = Ending(EndingKind.BROKEN, reason)
-    checker.stop(ending)
+        return Ending(EndingKind.NOT_HTTP, reason)
+    reason = f"the connection failed before the response was complete: {_describe(exc)}"
+    return Ending(EndingKind.BROKEN, reason)
+
+
+def _dropped(exc: httpx.HTTPError) -> bool:
+    """Whether the connection was closed or reset before any byte of an answer."""
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return True
+    return isinstance(exc, httpx.RemoteProtocolError) and NO_RESPONSE in str(exc)
 
 
 def _describe(exc: BaseException) -> str:
@@ -402,7 +477,9 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
 
 
-def _describe_connect(exc: BaseException, url: str) -> str:
+def describe_connect(exc: BaseException, url: str) -> str:
+    """Why a connection to `url` could not be made, with what to do about an untrusted
+    certificate."""
     text = _describe(exc)
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
         return (

@@ -24,6 +24,8 @@ from conformance._model import (
     Mistake,
     Need,
     Observation,
+    Probe,
+    WireAnswer,
     excerpt,
 )
 from conformance._profiles import Profile, load_profile
@@ -51,6 +53,7 @@ _NEED_REASONS = {
 _SCOPE_REASONS = {
     Scope.SESSION: "compares several completions of a live run",
     Scope.REJECTION: "judges the answer to a bad request the suite sends",
+    Scope.WIRE: "judges the answer to a request the suite writes byte by byte",
     Scope.ACCEPTANCE: "judges the answer to a request variation the suite sends",
     Scope.OUTCOME: "judges a completion against what the suite's request asked for",
 }
@@ -71,19 +74,24 @@ Evidence = Callable[[Event], bytes]
 class Reach:
     """What a test of the suite can give rules to judge: its streams (every stream rule, the
     head by the acceptance rule `accepts` when it has one), several completions together
-    (session rules), the answers to requests making `mistakes` (rejection rules), and a
-    completion against what a case expects of it (the outcome rule `outcome`)."""
+    (session rules), the answers to requests making `mistakes` (rejection rules, and the
+    transport rules: whether an answer came at all), a completion against what a case
+    expects of it (the outcome rule `outcome`), and the answers to `probes` (wire rules;
+    `transport`: the transport rules judge whether a well-formed probe was answered)."""
 
     streams: bool = False
     sessions: bool = False
     mistakes: frozenset[Mistake] = frozenset()
     accepts: str | None = None
     outcome: str | None = None
+    probes: frozenset[Probe] = frozenset()
+    transport: bool = False
+    acceptances: frozenset[str] = frozenset()  # a test whose heads several rules judge
 
     def rules(self, profile: Profile) -> set[str]:
         """The ids of the rules of `profile` this test can exercise."""
         ids = {rule.id for rule in profile.rules() if self._reaches(rule)}
-        if self.accepts:
+        if self.accepts or self.acceptances:
             ids -= {r.id for r in profile.rules() if r.scope is Scope.RESPONSE}
         return ids
 
@@ -91,10 +99,15 @@ class Reach:
         if rule.scope is Scope.REJECTION:
             mistakes = rule.mistakes
             return bool(self.mistakes) and (mistakes is None or bool(mistakes & self.mistakes))
+        if rule.scope is Scope.WIRE:
+            return bool(rule.probes & self.probes)
+        if rule.scope is Scope.TRANSPORT and (self.transport or self.mistakes):
+            return True
         return (
             (self.streams and rule.scope in STREAM_SCOPES)
             or (self.sessions and rule.scope is Scope.SESSION)
             or rule.id in (self.accepts, self.outcome)
+            or rule.id in self.acceptances
         )
 
 
@@ -230,6 +243,14 @@ class Dispatcher:
             self.judged[rule.id] += 1
             for problem in rule.check(answer):
                 self.report(rule, problem)
+
+    def wire(self, answer: WireAnswer) -> None:
+        """Judge the answer to a probe by every rule that judges that probe."""
+        for rule in self._by_scope[Scope.WIRE]:
+            if answer.probe in rule.probes:
+                self.judged[rule.id] += 1
+                for problem in rule.check(answer):
+                    self.report(rule, problem)
 
     def session(self, ids: Sequence[str]) -> None:
         """Judge the completions of one test together (when there are several)."""

@@ -97,11 +97,12 @@ class EndingKind(enum.StrEnum):
     HEAD_LIMIT = "head_limit"  # the status line and headers over the client's limit
     BROKEN = "broken"  # the connection failed (or the transfer was cut) before the end
     NOT_HTTP = "not_http"  # the answer is not a valid HTTP response
+    DROPPED = "dropped"  # the server closed or reset the connection without answering
 
     @property
     def is_limit(self) -> bool:
         """Whether a limit of the client ended the read (rather than the connection)."""
-        return self not in (EndingKind.BROKEN, EndingKind.NOT_HTTP)
+        return self not in (EndingKind.BROKEN, EndingKind.NOT_HTTP, EndingKind.DROPPED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +118,41 @@ class Ending:
 class Mistake(enum.StrEnum):
     """The client mistake a bad request makes (what the answers to it are judged for)."""
 
-    NOT_JSON = "not_json"
-    MISSING_MESSAGES = "missing_messages"
-    WRONG_TYPE = "wrong_type"
+    NOT_JSON = "not_json"  # not JSON at all, truncated, or empty
+    MISSING_MESSAGES = "missing_messages"  # no messages: absent, null, or not an object body
+    WRONG_TYPE = "wrong_type"  # a field, at any depth, of a JSON type its schema forbids
+    INVALID_VALUE = "invalid_value"  # right type, forbidden value: empty, unknown role, ...
+    INVALID_UTF8 = "invalid_utf8"  # JSON whose bytes are not UTF-8
+    WRONG_CONTENT_TYPE = "wrong_content_type"  # a valid body sent as another media type
+    OVERSIZED = "oversized"  # a valid body padded to MiBs (a server may accept or refuse it)
+    WRONG_METHOD = "wrong_method"  # a method other than POST on the endpoint
+
+
+class Probe(enum.StrEnum):
+    """A request the suite writes byte by byte on its own connection (`conformance._probe`):
+    the methods the endpoint does not document, the 100-continue handshake, and the
+    HTTP/1.1 message-framing cases of RFC 9112."""
+
+    GET = "GET"
+    PUT = "PUT"
+    DELETE = "DELETE"
+    PATCH = "PATCH"
+    HEAD = "HEAD"
+    OPTIONS = "OPTIONS"
+    EXPECT_CONTINUE = "expect_continue"
+    CONTENT_LENGTH_AND_CHUNKED = "content_length_and_chunked"
+    INVALID_CONTENT_LENGTH = "invalid_content_length"
+    UNKNOWN_TRANSFER_CODING = "unknown_transfer_coding"
+    SPACE_BEFORE_COLON = "space_before_colon"
+    MISSING_HOST = "missing_host"
+    CONNECTION_CLOSE = "connection_close"
+    HTTP_1_0 = "http_1_0"
+    UNREAD_BODY = "unread_body"
+
+    @property
+    def method(self) -> str | None:
+        """The method a method probe sends (None for the other probes)."""
+        return self.value if self.value.isupper() else None
 
 
 class Need(enum.StrEnum):
@@ -258,12 +291,13 @@ class Limits:
 
 @dataclass(slots=True)
 class Exchange:
-    """What a request and its response looked like, for rules that judge the HTTP layer."""
+    """What a request and its response looked like, for rules that judge the HTTP layer (its
+    repr leaves out the request's headers, which carry secrets, and its body)."""
 
     method: str = "POST"
     url: str = ""
-    request_headers: dict[str, str] = field(default_factory=dict)
-    request_body: bytes = b""
+    request_headers: dict[str, str] = field(default_factory=dict, repr=False)
+    request_body: bytes = field(default=b"", repr=False)
     status: int | None = None
     reason: str = ""
     response_headers: list[tuple[str, str]] = field(default_factory=list)
@@ -284,6 +318,53 @@ class Answer:
     exchange: Exchange
     body: bytes
     mistake: Mistake
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    """One response read off a raw connection: status line, headers, body (bounded)."""
+
+    version: str
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    interim: tuple[int, ...] = ()  # the 1xx statuses that came before it
+
+    def header(self, name: str) -> str | None:
+        """First header called `name` (case-insensitive), or None."""
+        lname = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lname), None)
+
+    def line(self) -> str:
+        """The status line, as a person reads it."""
+        return f"{self.version} {self.status} {self.reason}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class WireAnswer:
+    """What came back on the connection of one probe.
+
+    `responses` are the final responses read, in order (a second one answers a second
+    request: the suite's follow-up, or bytes the server wrongly read as a request);
+    `requests` how many requests the suite sent on the connection; `closed` whether the
+    server closed it after the last response; `ending` why reading stopped early (no
+    answer at all, a timeout); `continued` (Expect probe): whether a 100 (Continue) or a
+    final status came before the content was sent.
+    """
+
+    probe: Probe
+    responses: tuple[RawResponse, ...] = ()
+    requests: int = 1
+    closed: bool | None = None  # None: not seen either way (the probe stopped reading)
+    ending: Ending | None = None
+    continued: bool | None = None
+    waited: float = 0.0  # seconds the suite waited for the server where it matters
+
+    @property
+    def first(self) -> RawResponse | None:
+        """The answer to the probe itself, if any."""
+        return self.responses[0] if self.responses else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from conformance._budget import DEFAULT_MAX_REQUESTS
 from conformance._model import DEFAULT_PROFILE, Policy
 
 GROUP = "conformance"
@@ -96,6 +97,14 @@ OPTIONS = (
         int,
     ),
     Option("--concurrency", "Streams the concurrency test opens at once.", 8, _positive),
+    Option(
+        "--max-requests",
+        "Most requests the whole run sends to the target, shrinking included (a paid target "
+        "is billed for each): tests that do not fit are not run, the hypothesis properties "
+        "share what the others leave.",
+        DEFAULT_MAX_REQUESTS,
+        _positive,
+    ),
     Option(
         "--no-shrink",
         "Report a failing property example as found, without the extra "

@@ -36,8 +36,11 @@ __all__ = [
     "profile_names",
 ]
 
-FEATURES = frozenset({"n", "stream_options.include_usage", "tools", "max_tokens", "stop"})
-"""Optional request features a case can exercise (`feature:` in a case file)."""
+FEATURES = frozenset(
+    {"n", "stream_options.include_usage", "tools", "max_tokens", "stop", "content_parts"}
+)
+"""Optional request features a case can exercise (`feature:` in a case file) and the suite's
+generated requests use (`x-feature` in schemas/request.json)."""
 
 _KEYS = {"name", "title", "source", "description", "chunk_schema", "add", "replace", "drop"}
 _KEYS |= {"features"}
@@ -84,6 +87,10 @@ class Profile:
     def requires(self, feature: str) -> bool:
         """Whether an endpoint of this profile must support `feature` (not merely may)."""
         return feature in self.required_features
+
+    def documents(self, feature: str) -> bool:
+        """Whether the profile names `feature` at all (requires it or allows it)."""
+        return feature in self.required_features | self.allowed_features
 
     def runs(self, feature: str | None) -> bool:
         """Whether a case exercising `feature` (None: no optional feature) is part of it."""

@@ -13,6 +13,7 @@ function is handed, so mypy checks each rule against the data it judges:
 - `transport_rule`: the `Ending` of a read that stopped early (counted once per stream);
 - `outcome_rule`: the finished `StreamState` and a case's `Expectation`;
 - `rejection_rule`: the `Answer` to a request that makes a client mistake;
+- `wire_rule`: the `WireAnswer` to a request the suite wrote byte by byte (`Probe`);
 - `session_rule`: the ids of the completions of one test, when it made several;
 - `client_rule`: a client library's `ClientReading` of a recorded stream (`--clients`).
 
@@ -42,6 +43,8 @@ from conformance._model import (
     Mistake,
     Need,
     Observation,
+    Probe,
+    WireAnswer,
 )
 
 if TYPE_CHECKING:
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
 SEED = "AlphaEdge streaming-completion docs"
 WHATWG = "WHATWG HTML, 9.2 Server-sent events"
 RFC9110 = "RFC 9110, HTTP Semantics"
+RFC9112 = "RFC 9112, HTTP/1.1"
 SUITE = "Conformance suite policy"
 
 
@@ -67,6 +71,7 @@ class Scope(enum.StrEnum):
     TRANSPORT = "transport"
     OUTCOME = "outcome"
     REJECTION = "rejection"
+    WIRE = "wire"
     SESSION = "session"
     CLIENT = "client"
 
@@ -109,6 +114,7 @@ EndCheck = Callable[["StreamState"], Iterable[Problem]]
 TransportCheck = Callable[[Ending], Problem | None]
 OutcomeCheck = Callable[["StreamState", Expectation], Iterable[Problem]]
 RejectionCheck = Callable[[Answer], Iterable[Problem]]
+WireCheck = Callable[[WireAnswer], Iterable[Problem]]
 SessionCheck = Callable[[Sequence[str]], Iterable[Problem]]
 ClientCheck = Callable[[ClientReading], Iterable[Problem]]
 
@@ -129,6 +135,8 @@ class Rule(Generic[C]):
     needs: frozenset[Need] = frozenset()
     mistakes: frozenset[Mistake] | None = None
     """REJECTION rules: the mistakes whose answers the rule judges (None: every mistake)."""
+    probes: frozenset[Probe] = frozenset()
+    """WIRE rules: the probes whose answers the rule judges."""
     judges: Judges | None = None
     """END rules: whether a finished stream gives the rule something to judge."""
     aborts: bool = False
@@ -288,6 +296,13 @@ def rejection_rule(
     """Register a check of the answer to a bad request (to `mistakes`, or to any mistake)."""
     chosen = frozenset(mistakes) if mistakes is not None else None
     return _register(Scope.REJECTION, rule_id, meta, mistakes=chosen)
+
+
+def wire_rule(
+    rule_id: str, *, probes: Iterable[Probe], **meta: Unpack[Meta]
+) -> Callable[[WireCheck], WireCheck]:
+    """Register a check of the answer to the requests the suite writes byte by byte (`probes`)."""
+    return _register(Scope.WIRE, rule_id, meta, probes=frozenset(probes))
 
 
 def session_rule(rule_id: str, **meta: Unpack[Meta]) -> Callable[[SessionCheck], SessionCheck]:

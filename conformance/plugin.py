@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from conformance._budget import DEFAULT_MAX_REQUESTS
 from conformance._model import DEFAULT_PROFILE, Policy
 from conformance._options import (
     BASELINE,
@@ -31,6 +32,7 @@ from conformance._options import (
 )
 
 if TYPE_CHECKING:
+    from conformance._budget import Demand, Meter
     from conformance._cases import Case
     from conformance._client import Client, Target
     from conformance._outcome import Outcome
@@ -104,6 +106,7 @@ class Settings:
     concurrency: int = 8
     shrink: bool = True
     preflight: bool = True
+    max_requests: int = DEFAULT_MAX_REQUESTS
 
 
 def _headers(config: pytest.Config) -> tuple[tuple[str, str], ...]:
@@ -154,6 +157,7 @@ def build_settings(config: pytest.Config) -> Settings:
         values["concurrency"],
         not values["no_shrink"],
         not values["no_preflight"],
+        values["max_requests"],
     )
 
 
@@ -210,6 +214,11 @@ OUTCOME = pytest.StashKey["Outcome"]()
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS] = build_settings(config)
     config.addinivalue_line("markers", "conformance: a test of the conformance suite")
+    config.addinivalue_line(
+        "markers",
+        "conformance_requests(fixed=0, shared=False, priority=1): the requests a suite test "
+        "sends (`fixed` may be a function of the Settings and the test's parameters)",
+    )
     _preflight(config)
     _register_reports(config)
 
@@ -288,7 +297,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"timeout={limits.idle_timeout:g}s "
         f"deadline={limits.deadline:g}s max-events={limits.max_events} "
         f"max-bytes={limits.max_bytes} max-line={limits.max_line} "
-        f"api-key={'set' if target.api_key else 'none'} headers={len(target.headers)}",
+        f"api-key={'set' if target.api_key else 'none'} headers={len(target.headers)} "
+        f"max-requests={settings.max_requests}",
     ]
     if settings.insecure:
         lines.append(
@@ -316,6 +326,56 @@ def conformance_client(conformance_settings: Settings) -> Iterator[Client]:
         pytest.skip("no conformance target: pass --target-url")
     with Client(conformance_settings.target) as client:
         yield client
+
+
+@pytest.fixture
+def conformance_budget(request: pytest.FixtureRequest) -> Meter:
+    """The requests this test may still send (see `--max-requests`)."""
+    from conformance._budget import Meter
+
+    return Meter(request.node.stash.get(ALLOWANCE, 0))
+
+
+# -- the request budget -------------------------------------------------------------------
+
+ALLOWANCE = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Allot each conformance test its requests within `--max-requests`, less the pre-flight
+    request (the same way on every xdist worker); a test that does not fit is skipped,
+    saying why."""
+    settings = config.stash[SETTINGS]
+    if settings.target is None:
+        return
+    from conformance._budget import allot
+
+    planned = [(item, demand) for item in items if (demand := _demand(item, settings))]
+    total = settings.max_requests - (1 if settings.preflight else 0)  # the pre-flight request
+    allowances = allot([demand for _, demand in planned], total)
+    for (item, _), allowance in zip(planned, allowances, strict=True):
+        if allowance is None:
+            reason = f"not run: the --max-requests budget ({settings.max_requests}) is spent"
+            item.add_marker(pytest.mark.skip(reason=reason))
+        else:
+            item.stash[ALLOWANCE] = allowance
+
+
+def _demand(item: pytest.Item, settings: Settings) -> Demand | None:
+    from conformance._budget import Demand
+
+    if isinstance(item, CaseItem):
+        return Demand(fixed=item.case.repeat, priority=0)
+    marker = item.get_closest_marker("conformance_requests")
+    if marker is None:
+        return None
+    fixed = marker.kwargs.get("fixed", 0)
+    if callable(fixed):
+        callspec = getattr(item, "callspec", None)
+        fixed = fixed(settings, dict(callspec.params) if callspec else {})
+    shared = bool(marker.kwargs.get("shared", False))
+    return Demand(int(fixed), shared, int(marker.kwargs.get("priority", 1)))
 
 
 # -- verdicts -------------------------------------------------------------------------------

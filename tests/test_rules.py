@@ -20,7 +20,10 @@ from conformance._model import (
     Level,
     Limits,
     Mistake,
+    Probe,
+    RawResponse,
     Reading,
+    WireAnswer,
 )
 from conformance._profiles import load_profile
 from conformance._registry import STREAM_SCOPES, Scope
@@ -112,6 +115,42 @@ def _stopped(kind: EndingKind, reason: str) -> Callable[[], StreamResult]:
     return run
 
 
+def _dropped() -> StreamResult:
+    """A streamed request whose connection was closed before any answer."""
+    from conformance._check import StreamChecker
+
+    checker = StreamChecker()
+    checker.stop(Ending(EndingKind.DROPPED, "the server closed the connection without answering"))
+    return checker.finish()
+
+
+JSON = ("content-type", "application/json")
+STREAM = ("content-type", "text/event-stream; charset=utf-8")
+
+
+def _answer(status: int, *headers: tuple[str, str], body: bytes = b"") -> RawResponse:
+    return RawResponse("HTTP/1.1", status, "", headers, body)
+
+
+def _wire(probe: Probe, *responses: RawResponse, **kw: Any) -> Callable[[], Dispatcher]:
+    """The wire rules (and, for a method, the rejection rules) judging a probe's answer."""
+
+    def run() -> Dispatcher:
+        answer = WireAnswer(probe, responses, **kw)
+        dispatch = Dispatcher(load_profile(), Context(live=True))
+        dispatch.wire(answer)
+        first = answer.first
+        if probe.method and first is not None:
+            head = Exchange(status=first.status, response_headers=list(first.headers))
+            dispatch.rejection(Answer(head, first.body, Mistake.WRONG_METHOD))
+        return dispatch
+
+    return run
+
+
+ALLOWED = _answer(405, JSON, ("allow", "POST"))
+REFUSED = _answer(400, JSON)
+STREAMED = _answer(200, STREAM)
 NOW = int(time.time())
 SENT = Reading((ChoiceRead(0, "Hello!", (), "stop"),), 5)
 LIBRARIES = {
@@ -192,6 +231,35 @@ FAILING: dict[str, Callable[[], Any]] = {
     "request.default_stream": lambda: _accepted("request.default_stream", 200, "application/json"),
     "transport.complete": _stopped(EndingKind.BROKEN, "connection reset by peer"),
     "transport.within_limits": lambda: check(good_body(), limits=Limits(max_events=2)),
+    "request.invalid_values": _rejection("request.invalid_values", 200),
+    "request.invalid_utf8": _rejection("request.invalid_utf8", 200),
+    "request.valid_accepted": lambda: _accepted("request.valid_accepted", 400),
+    "request.client_forms": lambda: _accepted("request.client_forms", 415),
+    "request.connection_dropped": _dropped,
+    "http.allow_header": _wire(Probe.GET, _answer(405, JSON), closed=True),
+    "http.method_not_allowed": _wire(Probe.DELETE, _answer(404, JSON), closed=True),
+    "http.head_no_body": _wire(
+        Probe.HEAD, _answer(405, JSON, ("allow", "POST"), body=b'{"error": 1}'), closed=True
+    ),
+    "http.expect_continue": _wire(Probe.EXPECT_CONTINUE, STREAMED, continued=False, waited=3.0),
+    "http1.content_length_and_chunked": _wire(
+        Probe.CONTENT_LENGTH_AND_CHUNKED, REFUSED, ALLOWED, ALLOWED, requests=2, closed=True
+    ),
+    "http1.invalid_content_length": _wire(
+        Probe.INVALID_CONTENT_LENGTH, REFUSED, ALLOWED, requests=2, closed=True
+    ),
+    "http1.unknown_transfer_coding": _wire(Probe.UNKNOWN_TRANSFER_CODING, STREAMED, requests=2),
+    "http1.space_before_colon": _wire(Probe.SPACE_BEFORE_COLON, STREAMED),
+    "http1.host_required": _wire(Probe.MISSING_HOST, STREAMED),
+    "http1.connection_close": _wire(
+        Probe.CONNECTION_CLOSE, REFUSED, ALLOWED, requests=2, closed=True
+    ),
+    "http1.http10_no_chunked": _wire(
+        Probe.HTTP_1_0, _answer(200, STREAM, ("transfer-encoding", "chunked"))
+    ),
+    "http1.unread_body": _wire(
+        Probe.UNREAD_BODY, ALLOWED, ALLOWED, ALLOWED, requests=2, closed=True
+    ),
 }
 
 PASSING: dict[str, Callable[[], Any]] = {
@@ -204,6 +272,29 @@ PASSING: dict[str, Callable[[], Any]] = {
     "error.json_body": _rejection("error.json_body", 422, b'{"detail": [{"msg": "x"}]}'),
     "request.default_model": lambda: _accepted("request.default_model", 200),
     "request.default_stream": lambda: _accepted("request.default_stream", 200),
+    "request.invalid_values": _rejection("request.invalid_values", 404),
+    "request.invalid_utf8": _rejection("request.invalid_utf8", 400),
+    "request.valid_accepted": lambda: _accepted("request.valid_accepted", 200),
+    "request.client_forms": lambda: _accepted("request.client_forms", 200),
+    "request.connection_dropped": lambda: check(good_body()),
+    "http.allow_header": _wire(Probe.OPTIONS, ALLOWED, closed=True),
+    "http.method_not_allowed": _wire(Probe.PATCH, _answer(501, JSON), closed=True),
+    "http.head_no_body": _wire(Probe.HEAD, ALLOWED, closed=True),
+    "http.expect_continue": _wire(Probe.EXPECT_CONTINUE, STREAMED, continued=True),
+    "http1.content_length_and_chunked": _wire(
+        Probe.CONTENT_LENGTH_AND_CHUNKED, REFUSED, requests=2, closed=True
+    ),
+    "http1.invalid_content_length": _wire(
+        Probe.INVALID_CONTENT_LENGTH, REFUSED, requests=2, closed=True
+    ),
+    "http1.unknown_transfer_coding": _wire(
+        Probe.UNKNOWN_TRANSFER_CODING, _answer(501, JSON), requests=2, closed=True
+    ),
+    "http1.space_before_colon": _wire(Probe.SPACE_BEFORE_COLON, REFUSED),
+    "http1.host_required": _wire(Probe.MISSING_HOST, REFUSED, closed=True),
+    "http1.connection_close": _wire(Probe.CONNECTION_CLOSE, REFUSED, requests=2, closed=True),
+    "http1.http10_no_chunked": _wire(Probe.HTTP_1_0, _answer(200, STREAM, ("connection", "close"))),
+    "http1.unread_body": _wire(Probe.UNREAD_BODY, ALLOWED, ALLOWED, requests=2, closed=True),
 }
 
 
@@ -217,7 +308,7 @@ def _accepted(rule_id: str, status: int, content_type: str = "text/event-stream"
 
 
 def _fired(outcome: Any) -> set[str]:
-    if isinstance(outcome, StreamResult):
+    if isinstance(outcome, StreamResult | Dispatcher):
         return set(outcome.found)
     return {"fired"} if outcome else set()
 
@@ -299,8 +390,11 @@ def test_should_level_rules_are_should() -> None:
         "stream.created_recent",
         "stream.empty_after_finish",
         "request.invalid_types",
+        "request.invalid_values",
+        "request.invalid_utf8",
         "request.default_model",
         "request.default_stream",
+        "http.method_not_allowed",
         *LIBRARIES,  # client.*: a library's mis-reading (fails only under --fail-on clients)
     }
 
@@ -363,3 +457,49 @@ def test_every_rule_cites_its_sentence() -> None:
     for rule in REGISTRY:
         assert rule.sentence and rule.source and rule.title, rule.id
         assert callable(rule.check) and isinstance(rule.scope, Scope), rule.id
+
+
+def test_a_method_the_server_does_not_implement_may_get_501() -> None:
+    assert _fired(_wire(Probe.PATCH, _answer(501, JSON))()) == set()
+    assert _fired(_wire(Probe.PATCH, _answer(500, JSON))()) == {
+        "request.no_5xx",
+        "http.method_not_allowed",
+    }
+
+
+def test_an_answer_to_a_wrong_method_needs_no_json_body() -> None:
+    plain = _answer(
+        405, ("content-type", "text/plain"), ("allow", "POST"), body=b"Method Not Allowed"
+    )
+    assert _fired(_wire(Probe.PUT, plain, closed=True)()) == set()
+    rule = REGISTRY["error.json_body"]
+    assert rule.mistakes is not None and Mistake.WRONG_METHOD not in rule.mistakes
+
+
+def test_no_answer_is_not_judged_as_an_acceptance() -> None:
+    """A dropped connection is the transport's to judge: no 4xx rule says it "accepted"."""
+    head = Exchange(status=None)
+    for rule in REGISTRY.of(Scope.REJECTION):
+        mistake = min(rule.mistakes) if rule.mistakes else Mistake.NOT_JSON
+        assert list(rule.check(Answer(head, b"", mistake))) == [], rule.id
+
+
+def test_a_framing_probe_without_an_answer_fails_its_rule() -> None:
+    ending = Ending(EndingKind.DROPPED, "the server closed the connection without answering")
+    dispatch = _wire(Probe.MISSING_HOST, ending=ending)()
+    (finding,) = dispatch.findings
+    assert finding.rule_id == "http1.host_required"
+    assert finding.received == ending.reason
+
+
+def test_connection_close_waits_are_reported() -> None:
+    dispatch = _wire(Probe.CONNECTION_CLOSE, REFUSED, requests=2, closed=False, waited=3.0)()
+    (finding,) = dispatch.findings
+    assert finding.rule_id == "http1.connection_close"
+    assert "still open 3 s later" in finding.received
+
+
+def test_every_wire_rule_names_its_probes_and_an_rfc() -> None:
+    for rule in REGISTRY.of(Scope.WIRE):
+        assert rule.probes, rule.id
+        assert "RFC 911" in rule.source, rule.id

@@ -121,6 +121,7 @@ def exchange_evidence(live: LiveResult, redactor: Redactor) -> dict[str, Any]:
     size = result.body_bytes if result is not None and streamed else len(live.body)
     # what a person fixing the server needs: how a stream ended, how an error answer began
     end = result.tail if result is not None and streamed else live.body[:BODY_LIMIT]
+    ending = result.ending if result is not None and result.ending else live.ending
     return {
         "method": exchange.method,
         "url": redactor.url(exchange.url),
@@ -137,7 +138,7 @@ def exchange_evidence(live: LiveResult, redactor: Redactor) -> dict[str, Any]:
         "curl": redactor.text(live.curl),
         "stream": result is not None,
         "events": result.events if result is not None else 0,
-        "stopped": redactor.text(result.ending.reason) if result and result.ending else None,
+        "stopped": redactor.text(ending.reason) if ending else None,
         "timing": _timing(live),
     }
 

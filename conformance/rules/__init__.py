@@ -5,7 +5,7 @@ here, is complete).
 """
 
 from conformance._registry import REGISTRY
-from conformance.rules import clients, framing, http, requests, schema, stream, transport
+from conformance.rules import clients, framing, http, requests, schema, stream, transport, wire
 
 # isort: split
 # The rules of the openai and mistral profiles register after the general ones.
@@ -23,4 +23,5 @@ __all__ = [
     "schema",
     "stream",
     "transport",
+    "wire",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance._model import Ending, Level, Need
+from conformance._model import Ending, EndingKind, Level, Need
 from conformance._registry import RFC9110, SUITE, Problem, transport_rule
 
 
@@ -18,7 +18,7 @@ from conformance._registry import RFC9110, SUITE, Problem, transport_rule
     ),
 )
 def complete(ending: Ending) -> Problem | None:
-    if ending.kind.is_limit:
+    if ending.kind.is_limit or ending.kind is EndingKind.DROPPED:
         return None
     return Problem(ending.reason, offset=ending.offset, event_index=ending.event_index)
 
@@ -37,3 +37,21 @@ def within_limits(ending: Ending) -> Problem | None:
     if not ending.kind.is_limit:
         return None
     return Problem(ending.reason, offset=ending.offset, event_index=ending.event_index)
+
+
+@transport_rule(
+    "request.connection_dropped",
+    needs=frozenset({Need.TRANSPORT}),
+    level=Level.MUST,
+    title="A request is answered, never met by a closed or reset connection",
+    source=f"{RFC9110} 3.3, 15.5",
+    sentence=(
+        "3.3: A server is a program that accepts connections in order to service HTTP "
+        "requests by sending HTTP responses. (A client mistake gets a 4xx answer; a "
+        "connection closed or reset without any answer tells the client nothing.)"
+    ),
+)
+def connection_dropped(ending: Ending) -> Problem | None:
+    if ending.kind is not EndingKind.DROPPED:
+        return None
+    return Problem(ending.reason, expected="an HTTP response", received="no response")

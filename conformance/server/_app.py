@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._behaviour import Behaviour, apply, combine
 from ._faults import FAULTS, Fault
@@ -36,7 +37,7 @@ def create_app(
     variation: str | None = None,
     delay: float = 0.0,
     api_key: str | None = None,
-) -> Starlette:
+) -> ASGIApp:
     """The reference server; `fault` and `variation` apply to the plain `/v1/...` routes.
 
     `/fault/{name}/v1/...` and `/variation/{name}/v1/...` select one per request. With
@@ -53,7 +54,26 @@ def create_app(
             Route(f"{prefix}/v1/models", server.models, methods=["GET"]),
         ]
     handlers = {HTTPException: _http_error, Exception: _http_error}
-    return Starlette(routes=routes, exception_handlers=handlers)
+    return _FramingGuard(Starlette(routes=routes, exception_handlers=handlers))
+
+
+class _FramingGuard:
+    """RFC 9112 6.1: a request with both Content-Length and Transfer-Encoding is refused,
+    and the connection closed after the answer (uvicorn would read the body by its
+    Transfer-Encoding and keep the connection, so bytes after the chunked body would be
+    read as a request of their own)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        names = {name.lower() for name, _ in scope.get("headers", ())}
+        if scope["type"] == "http" and {b"content-length", b"transfer-encoding"} <= names:
+            message = "A request must not carry both Content-Length and Transfer-Encoding."
+            body = error_body(message, code="invalid_framing")
+            await json_response(body, 400, {"Connection": "close"})(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _named(kind: str, name: str | None) -> Behaviour:
@@ -68,13 +88,14 @@ def _named(kind: str, name: str | None) -> Behaviour:
 
 
 def _is_raw(entry: Fault | Variation) -> bool:
-    return isinstance(entry, Fault) and entry.raw is not None
+    return isinstance(entry, Fault) and entry.served_raw
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Routing errors (404, 405) and unexpected failures, as JSON errors."""
     if isinstance(exc, HTTPException):
-        return json_response(error_body(exc.detail, status=exc.status_code), exc.status_code)
+        body = error_body(exc.detail, status=exc.status_code)
+        return json_response(body, exc.status_code, exc.headers)
     return json_response(error_body("Internal server error.", status=500), 500)
 
 
@@ -128,6 +149,8 @@ class _Server:
         except RequestError as error:
             return openai_error(error)
         try:
+            for inspect in behaviour.inspect:
+                inspect(request.headers)
             chat = _admit(await request.body(), behaviour)
         except RequestError as error:
             return (behaviour.render_error or openai_error)(error)

@@ -1,14 +1,14 @@
 """How a fault or variation changes the server: hooks on each stage of the response.
 
 A response is built in stages, and each stage is a list that hooks may rewrite:
-request body -> validated request -> chunk dicts -> event payloads -> event bytes -> body
-stream. A `Behaviour` names the hooks of one fault or variation; the clean server is the
-empty `Behaviour()`.
+request headers -> request body -> validated request -> chunk dicts -> event payloads ->
+event bytes -> body stream. A `Behaviour` names the hooks of one fault or variation; the
+clean server is the empty `Behaviour()`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, fields
 from itertools import chain
 from typing import Any
@@ -25,6 +25,7 @@ BodyHook = Callable[[AsyncIterator[bytes]], AsyncIterator[bytes]]
 class Behaviour:
     """Hooks applied, in order, to the stages of one response (all optional)."""
 
+    inspect: tuple[Callable[[Mapping[str, str]], None], ...] = ()  # the request's headers
     decode: Callable[[bytes], object] | None = None
     prepare: tuple[Callable[[object], object], ...] = ()
     admit: tuple[Callable[[ChatRequest], None], ...] = ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +18,9 @@ from starlette.responses import HTMLResponse, Response
 
 from . import _attacks, _raw
 from ._behaviour import Behaviour, BodyHook, each_choice, rewrite
+from ._front import Quirks
 from ._reply import Chunk, new_completion_id
-from ._request import DEFAULT_MODEL, MODELS, ChatRequest, RequestError, decode_json
+from ._request import DEFAULT_MODEL, MODELS, ROLES, ChatRequest, RequestError, decode_json
 from ._wire import DONE, openai_error
 
 HELLO = {"role": "user", "content": "Hello!"}
@@ -31,7 +32,9 @@ class Fault:
     """A named deliberate deviation that the rule `rule_id` must catch.
 
     `hostile`: it attacks the client (see the module docstring); `raw`: the bytes are
-    written by the raw hostile server, not by the app (implies `hostile`).
+    written by the raw hostile server, not by the app (implies `hostile`); `front`: the app
+    is served by the raw server's own HTTP/1.1 front (`_front.py`), which departs from the
+    RFCs in the ways these quirks say.
     """
 
     name: str
@@ -40,6 +43,12 @@ class Fault:
     behaviour: Behaviour = field(default=Behaviour(), repr=False, compare=False)
     hostile: bool = False
     raw: _raw.RawAnswer | None = field(default=None, repr=False, compare=False)
+    front: Quirks | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def served_raw(self) -> bool:
+        """Whether the raw server (not uvicorn) serves this fault."""
+        return self.raw is not None or self.front is not None
 
 
 class DeliberateReset(RuntimeError):
@@ -66,13 +75,54 @@ def _coerce(body: object) -> object:
     if not isinstance(body, dict):
         return body
     fixed = dict(body)
-    if "messages" in fixed and not isinstance(fixed["messages"], list):
+    if fixed.get("messages") is not None and not isinstance(fixed["messages"], list):
         fixed["messages"] = [{"role": "user", "content": str(fixed["messages"])}]
     if "model" in fixed and not isinstance(fixed["model"], str):
         fixed["model"] = DEFAULT_MODEL
     if "stream" in fixed and not isinstance(fixed["stream"], bool):
         fixed["stream"] = bool(fixed["stream"])
     return fixed
+
+
+def _accept_invalid_values(body: object) -> object:
+    """Values of the right type but outside what is documented are made up for."""
+    if not isinstance(body, dict):
+        return body
+    fixed = dict(body)
+    if fixed.get("model") == "":
+        fixed["model"] = DEFAULT_MODEL
+    messages = fixed.get("messages")
+    if messages == []:
+        fixed["messages"] = [HELLO]
+    elif isinstance(messages, list):
+        fixed["messages"] = [_known_role(m) for m in messages]
+    for key in ("n", "max_tokens"):
+        if isinstance(fixed.get(key), int) and not isinstance(fixed[key], bool) and fixed[key] < 1:
+            fixed[key] = 1
+    return fixed
+
+
+def _known_role(message: object) -> object:
+    role = message.get("role", "") if isinstance(message, dict) else None
+    if isinstance(message, dict) and isinstance(role, str) and role not in ROLES:
+        return {**message, "role": "user"}
+    return message
+
+
+def _lenient_utf8(raw: bytes) -> object:
+    return decode_json(raw.decode("utf-8", "replace").encode())
+
+
+def _refuse_non_ascii(request: ChatRequest) -> None:
+    for message in request.messages:
+        if isinstance(message.get("content"), str) and not message["content"].isascii():
+            raise RequestError("Only ASCII text is supported.", param="messages")
+
+
+def _exact_content_type(headers: Mapping[str, str]) -> None:
+    if headers.get("content-type") != "application/json":
+        message = "Content-Type must be exactly application/json."
+        raise RequestError(message, code="unsupported_media_type", status=415)
 
 
 def _require_model(body: object) -> object:
@@ -279,6 +329,89 @@ _HOSTILE = (
         "the headers it receives.",
         hostile=True,
         raw=_raw.redirect_elsewhere,
+    ),
+)
+_FRONT = (
+    Fault(
+        "drop-client-errors",
+        "request.connection_dropped",
+        "Every request the app would answer with a 4xx gets no answer: the connection is "
+        "closed (the held-out server's way with a `role` that is a list).",
+        front=Quirks(drop_client_errors=True),
+    ),
+    Fault(
+        "no-allow-header",
+        "http.allow_header",
+        "405 answers carry no Allow header.",
+        front=Quirks(drop_allow=True),
+    ),
+    Fault(
+        "not-found-for-methods",
+        "http.method_not_allowed",
+        "A method the endpoint does not support gets 404 instead of 405.",
+        front=Quirks(not_found_for_methods=True),
+    ),
+    Fault(
+        "body-for-head",
+        "http.head_no_body",
+        "The answer to HEAD carries the body a GET would get.",
+        front=Quirks(body_for_head=True),
+    ),
+    Fault(
+        "no-100-continue",
+        "http.expect_continue",
+        "Expect: 100-continue never gets a 100 (Continue): the server waits for the content.",
+        front=Quirks(no_continue=True),
+    ),
+    Fault(
+        "content-length-wins",
+        "http1.content_length_and_chunked",
+        "With both Content-Length and Transfer-Encoding: chunked, Content-Length frames the "
+        "body and the connection is kept.",
+        front=Quirks(content_length_wins=True),
+    ),
+    Fault(
+        "lenient-content-length",
+        "http1.invalid_content_length",
+        "An invalid Content-Length is read as its leading digits (0 if none), and the "
+        "connection kept.",
+        front=Quirks(lenient_content_length=True),
+    ),
+    Fault(
+        "any-coding-is-chunked",
+        "http1.unknown_transfer_coding",
+        "A transfer coding it does not know is read as chunked, and the request served.",
+        front=Quirks(any_coding_is_chunked=True),
+    ),
+    Fault(
+        "space-before-colon",
+        "http1.space_before_colon",
+        "Whitespace between a header name and its colon is dropped and the request served.",
+        front=Quirks(space_before_colon=True),
+    ),
+    Fault(
+        "host-optional",
+        "http1.host_required",
+        "HTTP/1.1 requests without Host are served.",
+        front=Quirks(host_optional=True),
+    ),
+    Fault(
+        "ignore-connection-close",
+        "http1.connection_close",
+        "Connection: close is ignored: the connection stays open for more requests.",
+        front=Quirks(ignore_close=True),
+    ),
+    Fault(
+        "chunked-for-http10",
+        "http1.http10_no_chunked",
+        "HTTP/1.0 requests get chunked answers.",
+        front=Quirks(chunked_for_http10=True),
+    ),
+    Fault(
+        "unread-body-as-request",
+        "http1.unread_body",
+        "After answering a request without reading its body, the body is read as the next request.",
+        front=Quirks(keep_unread_body=True),
     ),
 )
 _CATALOGUE = (
@@ -489,6 +622,32 @@ _CATALOGUE = (
         _B(render_error=_html_error),
     ),
     Fault(
+        "accept-invalid-values",
+        "request.invalid_values",
+        "An empty model, an empty messages list, an unknown or missing role and a zero n or "
+        "max_tokens are made up for (default model, `Hello!`, role user, 1) and answered 200.",
+        _B(prepare=(_accept_invalid_values,)),
+    ),
+    Fault(
+        "lenient-utf8",
+        "request.invalid_utf8",
+        "A body that is not UTF-8 is decoded with replacement characters and answered 200.",
+        _B(decode=_lenient_utf8),
+    ),
+    Fault(
+        "refuse-non-ascii",
+        "request.valid_accepted",
+        'A message whose text is not ASCII gets 400 "Only ASCII text is supported."',
+        _B(admit=(_refuse_non_ascii,)),
+    ),
+    Fault(
+        "exact-content-type",
+        "request.client_forms",
+        "Any Content-Type but exactly `application/json` (another case, a charset "
+        "parameter) gets 415.",
+        _B(inspect=(_exact_content_type,)),
+    ),
+    Fault(
         "require-model",
         "request.default_model",
         'A request without `model` gets 400 "model is required".',
@@ -513,6 +672,7 @@ _CATALOGUE = (
         _B(body=(_after_two_events(_stall),)),
     ),
     *_HOSTILE,
+    *_FRONT,
 )
 
 FAULTS: dict[str, Fault] = {fault.name: fault for fault in _CATALOGUE}

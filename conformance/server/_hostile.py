@@ -2,9 +2,12 @@
 
 Faults whose `raw` answer writes bytes no framework would (see `_raw.py`) are served here,
 under the same routes as the reference server: `/fault/{name}/v1/chat/completions`, and
-`/v1/chat/completions` for the fault the server was started with. A second listener, the
-*recorder*, stands for "another host": it keeps the headers of every request it receives,
-so a test can prove that a redirect did not carry the API key there.
+`/v1/chat/completions` for the fault the server was started with. So are the faults of
+HTTP/1.1 message handling (`front` quirks): the reference app behind the server's own
+HTTP/1.1 front (`_front.py`); `/front/v1/...` serves the app behind the front without any
+quirk. A second listener, the *recorder*, stands for "another host": it keeps the headers
+of every request it receives, so a test can prove that a redirect did not carry the API
+key there.
 
 `ServerThread.url(fault=...)` starts one of these on first use of a raw fault.
 """
@@ -18,14 +21,17 @@ import socket
 import threading
 from types import TracebackType
 
+from . import _front
+from ._app import create_app
 from ._faults import FAULTS
 from ._raw import RawRequest
+from ._wire import tcp_listener
 
 START_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
 MAX_HEAD = 64 * 1024
 MAX_BODY = 1024 * 1024
-_ROUTE = re.compile(r"^(?:/fault/(?P<fault>[a-z0-9-]+))?/v1/")
+_ROUTE = re.compile(r"^(?P<prefix>/fault/(?P<fault>[a-z0-9-]+)|/front)?/v1/")
 _BROKEN = (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError)
 """A request that cannot be read, or a client that left: the connection is just closed."""
 _NOT_FOUND = (
@@ -42,8 +48,8 @@ class HostileServer:
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, fault: str | None = None) -> None:
-        if fault is not None and (fault not in FAULTS or FAULTS[fault].raw is None):
-            raw = ", ".join(name for name, f in FAULTS.items() if f.raw is not None)
+        if fault is not None and (fault not in FAULTS or not FAULTS[fault].served_raw):
+            raw = ", ".join(name for name, f in FAULTS.items() if f.served_raw)
             raise ValueError(f"{fault!r} is not a raw fault; choose from: {raw}")
         self.host = host
         self.port = port
@@ -54,6 +60,7 @@ class HostileServer:
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._app = create_app()
 
     @property
     def base_url(self) -> str:
@@ -70,8 +77,7 @@ class HostileServer:
         return f"http://{shown}:{self.port}"
 
     def __enter__(self) -> HostileServer:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sockets = [socket.create_server((self.host, self.port), family=family), _recorder_socket()]
+        sockets = [tcp_listener(self.host, self.port), _recorder_socket()]
         self.port = sockets[0].getsockname()[1]
         self.elsewhere = "http://{}:{}".format(*sockets[1].getsockname()[:2])
         self._thread = threading.Thread(
@@ -115,21 +121,29 @@ class HostileServer:
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(*_BROKEN):
-            request = await _read_request(reader, self.elsewhere)
-            route = _ROUTE.match(request.path)
+            head = await reader.readuntil(b"\r\n\r\n")
+            route = _ROUTE.match(_path(head))
             name = (route.group("fault") or self.fault) if route else None
             fault = FAULTS.get(name or "")
-            if fault is None or fault.raw is None:
+            if route and route.group("prefix") == "/front":
+                await _front.serve(
+                    self._app, _front.Quirks(), reader, writer, head=head, prefix="/front"
+                )
+            elif fault is not None and fault.front is not None:
+                prefix = route.group("prefix") or "" if route else ""
+                await _front.serve(self._app, fault.front, reader, writer, head=head, prefix=prefix)
+            elif fault is None or fault.raw is None:
                 message = b'{"error":{"message":"unknown raw fault","type":"not_found"}}'
                 writer.write(_NOT_FOUND % (len(message), message))
             else:
-                await fault.raw(request, writer)
+                await fault.raw(await _read_request(head, reader, self.elsewhere), writer)
             await writer.drain()
         writer.close()
 
     async def _record(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(*_BROKEN):
-            request = await _read_request(reader, "")
+            head = await reader.readuntil(b"\r\n\r\n")
+            request = await _read_request(head, reader, "")
             self.recorded.append(tuple((k.lower(), v) for k, v in request.headers))
             message = b'{"error":{"message":"recorded","type":"not_found"}}'
             writer.write(_NOT_FOUND % (len(message), message))
@@ -140,14 +154,19 @@ class HostileServer:
 def _recorder_socket() -> socket.socket:
     """The recorder's listener: on 127.0.0.2, another loopback host, where it can bind."""
     try:
-        return socket.create_server(("127.0.0.2", 0))
+        return tcp_listener("127.0.0.2", 0)
     except OSError:
-        return socket.create_server(("127.0.0.1", 0))
+        return tcp_listener("127.0.0.1", 0)
 
 
-async def _read_request(reader: asyncio.StreamReader, elsewhere: str) -> RawRequest:
+def _path(head: bytes) -> str:
+    """The request target of a request head ("" when there is none)."""
+    parts = head.split(b"\r\n", 1)[0].split(b" ")
+    return parts[1].decode("latin-1") if len(parts) > 1 else ""
+
+
+async def _read_request(head: bytes, reader: asyncio.StreamReader, elsewhere: str) -> RawRequest:
     """One HTTP/1.1 request with a Content-Length body (bounded; raises ValueError)."""
-    head = await reader.readuntil(b"\r\n\r\n")
     if len(head) > MAX_HEAD:
         raise ValueError("request head too large")
     request_line, *lines = head.decode("latin-1").split("\r\n")[:-2]

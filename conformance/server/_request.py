@@ -187,7 +187,8 @@ def _include_usage(body: dict[str, Any]) -> bool:
     if options is None:
         return False
     param = "stream_options.include_usage"
-    return _typed(options, "include_usage", (bool,), "a boolean", param=param) is True
+    usage = _typed(options, "include_usage", (bool,), "a boolean", param=param, nullable=False)
+    return usage is True
 
 
 def _tools(body: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -197,4 +198,7 @@ def _tools(body: dict[str, Any]) -> list[dict[str, Any]] | None:
         name = function.get("name") if isinstance(function, dict) else None
         if not isinstance(name, str):
             raise _invalid_type(f"tools[{index}].function.name", "a string", name)
+        if not name:
+            where = f"tools[{index}].function.name"
+            raise RequestError(f"Invalid value for '{where}': must not be empty.", param=where)
     return tools

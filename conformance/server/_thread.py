@@ -16,6 +16,7 @@ from uvicorn.config import LOGGING_CONFIG
 from ._app import create_app
 from ._faults import FAULTS
 from ._hostile import HostileServer
+from ._wire import tcp_listener
 
 START_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
@@ -28,8 +29,7 @@ def base_url(host: str, port: int, scheme: str = "http") -> str:
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family)
+    return tcp_listener(host, port)
 
 
 def _config(
@@ -99,7 +99,7 @@ class ServerThread:
         if fault is not None and variation is not None:
             raise ValueError("a route applies a fault or a variation, not both")
         root = self.base_url.removesuffix("/v1")
-        if fault is not None and fault in FAULTS and FAULTS[fault].raw is not None:
+        if fault is not None and fault in FAULTS and FAULTS[fault].served_raw:
             return self.hostile.url(fault=fault)
         if fault is not None:
             return f"{root}/fault/{fault}/v1"
@@ -164,7 +164,7 @@ def serve(
     api_key: str | None = None,
 ) -> None:
     """Serve in the foreground until interrupted; print the base URL on stdout when ready."""
-    if fault in FAULTS and FAULTS[fault].raw is not None:
+    if fault in FAULTS and FAULTS[fault].served_raw:
         _serve_hostile(host, port, fault)
         return
     app = create_app(fault=fault, variation=variation, delay=delay, api_key=api_key)

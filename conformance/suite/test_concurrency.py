@@ -60,6 +60,7 @@ def _throughput(lives: list[LiveResult], seconds: float) -> dict[str, Any]:
     }
 
 
+@pytest.mark.conformance_requests(fixed=lambda settings, _: settings.concurrency, priority=2)
 def test_concurrent_streams_are_conformant_with_distinct_ids(
     request: pytest.FixtureRequest, conformance_settings: Settings
 ) -> None:

@@ -57,7 +57,12 @@ APP = create_app()
 
 
 def call(
-    path: str = CHAT, body: object = BODY, *, app: Any = APP, method: str = "POST"
+    path: str = CHAT,
+    body: object = BODY,
+    *,
+    app: Any = APP,
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     """One request to `app` in-process; `body` is sent as JSON unless it is bytes."""
 
@@ -65,8 +70,9 @@ def call(
         transport = httpx.ASGITransport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             if isinstance(body, bytes):
-                return await client.request(method, path, content=body)
-            return await client.request(method, path, json=body if method == "POST" else None)
+                return await client.request(method, path, content=body, headers=headers)
+            data = body if method == "POST" else None
+            return await client.request(method, path, json=data, headers=headers)
 
     return asyncio.run(run())
 
@@ -132,8 +138,8 @@ def content(stream: list[dict[str, Any]], index: int = 0) -> str:
     )
 
 
-def fault(name: str, body: object = BODY) -> httpx.Response:
-    return call(f"/fault/{name}{CHAT}", body)
+def fault(name: str, body: object = BODY, headers: dict[str, str] | None = None) -> httpx.Response:
+    return call(f"/fault/{name}{CHAT}", body, headers=headers)
 
 
 def variation(name: str, body: object = BODY) -> httpx.Response:
@@ -367,11 +373,12 @@ def test_unknown_names_are_refused_when_creating_the_app() -> None:
 
 def test_catalogues_are_well_formed() -> None:
     protocol = [f for f in FAULTS.values() if not f.hostile]  # hostile: tests/test_hostile.py
-    assert len(protocol) == 38
+    assert len(protocol) == 55
     for name, entry in FAULTS.items():
-        assert entry.name == name and re.fullmatch(r"[a-z]+\.[a-z0-9_]+", entry.rule_id)
+        assert entry.name == name and re.fullmatch(r"[a-z][a-z0-9]*\.[a-z0-9_]+", entry.rule_id)
     assert len({f.rule_id for f in protocol}) == len(protocol)
     assert all(f.hostile for f in FAULTS.values() if f.raw is not None)
+    assert not any(f.hostile for f in FAULTS.values() if f.front is not None)
     assert all(v.name == name for name, v in VARIATIONS.items())
     with pytest.raises(dataclasses.FrozenInstanceError):
         FAULTS["empty-id"].name = "x"  # type: ignore[misc]
@@ -621,9 +628,66 @@ def _require_stream(name: str) -> None:
     assert_clean_sse(fault(name))
 
 
+@checks("accept-invalid-values")
+def _accept_invalid_values(name: str) -> None:
+    narrator = {"role": "narrator", "content": "Hello!"}
+    for body in ({**BODY, "model": ""}, {**BODY, "messages": []}, {**BODY, "messages": [narrator]}):
+        assert_clean_sse(fault(name, body))
+    assert_json_error(fault(name, {**BODY, "model": 42}), 400)
+    assert_json_error(call(body={**BODY, "messages": [narrator]}), 400)
+
+
+@checks("lenient-utf8")
+def _lenient_utf8(name: str) -> None:
+    raw = json.dumps(BODY).encode().replace(b"Hello!", b"\xffHello!")
+    assert "\ufffdHello!" in content(assert_clean_sse(fault(name, raw)))
+    assert_json_error(call(body=raw), 400)
+
+
+@checks("refuse-non-ascii")
+def _refuse_non_ascii(name: str) -> None:
+    greek = {**BODY, "messages": [{"role": "user", "content": "Γειά!"}]}
+    assert_json_error(fault(name, greek), 400)
+    assert_clean_sse(fault(name))
+    assert_clean_sse(call(body=greek))
+
+
+@checks("exact-content-type")
+def _exact_content_type(name: str) -> None:
+    for media in ("Application/JSON", "application/json; charset=utf-8"):
+        assert_json_error(fault(name, headers={"Content-Type": media}), 415)
+        assert_clean_sse(call(body=BODY, headers={"Content-Type": media}))
+    assert_clean_sse(fault(name))
+
+
+def test_a_request_with_content_length_and_chunked_is_refused_and_the_connection_closed(
+    reference_server: ServerThread,
+) -> None:
+    """RFC 9112 6.1 (uvicorn would read it by its Transfer-Encoding and keep it open)."""
+    import socket
+
+    head = (
+        f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", reference_server.port), timeout=5) as sock:
+        sock.sendall(head.encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"connection: close" in answer.lower()
+
+
+def test_a_405_lists_the_allowed_methods() -> None:
+    response = call(CHAT, method="GET")
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+
+
 def test_every_fault_is_checked() -> None:
     live = {"reset-mid-stream", "stall-mid-stream"}  # checked on a socket, below
     live |= {name for name, f in FAULTS.items() if f.hostile}  # tests/test_hostile.py
+    live |= {name for name, f in FAULTS.items() if f.front}  # tests/test_probes.py
     assert set(FAULT_CHECKS) | live == set(FAULTS)
 
 
