@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,20 @@ from conformance._model import (
 )
 from conformance._replay import (
     RECORD_LIMIT,
+    Availability,
+    Recorded,
+    Replayer,
     Tap,
     _engine,
     _libraries,
+    _workers,
     availability,
     client_matrix,
+    recorded,
     replay,
     replayable,
 )
+from conformance._replay._spool import write
 from conformance.server import ServerThread
 from tests.streams import check, good_body, ok_exchange
 
@@ -226,6 +233,20 @@ def test_vercel_ai_rule_catches_a_missing_finish_reason(
     assert row["raised"] > 0 and row["mismatches"]
 
 
+@pytest.mark.slow
+def test_under_xdist_the_workers_spool_and_the_controller_replays(
+    reference_server: ServerThread, tmp_path: Path
+) -> None:
+    _need(PYTHON_LIBRARIES)
+    code, stdout, certificate = _run(tmp_path, reference_server.base_url, "-n", "2")
+    assert code == 0, stdout[-3000:]
+    clients = certificate["clients"]
+    assert clients["streams"] >= 15 and clients["not_replayed"] == 0
+    for row in clients["matrix"]:
+        if row["available"]:
+            assert row["streams"] == row["exact"] == clients["streams"], row
+
+
 # -- offline: conformance check --clients --------------------------------------------------
 
 
@@ -299,6 +320,123 @@ def test_a_stream_over_the_replay_limit_is_not_replayed() -> None:
     why = replayable(check(body), ok_exchange(), tap)
     assert why is not None and "replay limit" in why
     assert RECORD_LIMIT == 1024 * 1024
+
+
+# -- the replay workers: started with the session, bounded --------------------------------
+
+
+def _recording(label: str = "s", body: bytes | None = None) -> Recorded:
+    body = good_body() if body is None else body
+    tap = Tap()
+    tap.take(body)
+    return recorded(label, ok_exchange(), tap, check(body))
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+
+
+def test_the_workers_read_each_stream_as_it_lands(tmp_path: Path) -> None:
+    """A stream written while the session runs is read before the session ends: the
+    worker's output has its readings while the worker still waits for more."""
+    _need(PYTHON_LIBRARIES)
+    replayer = Replayer(tmp_path, PYTHON_LIBRARIES).start()
+    try:
+        write(tmp_path / "0001", _recording("first"))
+        worker = replayer.workers["python"]
+        for _ in range(1200):  # up to a minute (a loaded machine imports slowly)
+            if len(_lines(worker.out)) == 3:
+                break
+            assert worker.process is not None and worker.process.poll() is None
+            time.sleep(0.05)
+        assert {(line["file"], line["library"]) for line in _lines(worker.out)} == {
+            ("0001.json", "openai-python"),
+            ("0001.json", "httpx-sse"),
+        }
+        write(tmp_path / "0002", _recording("second", b"\xef\xbb\xbf" + good_body()))
+        readings = replayer.finish()
+    finally:
+        replayer.close()
+    assert [(r.library, r.stream) for r in readings] == [
+        ("openai-python", "first"),
+        ("openai-python", "first"),
+        ("openai-python", "second"),
+        ("openai-python", "second"),
+        ("httpx-sse", "first"),
+        ("httpx-sse", "second"),
+    ]
+    assert replayer.streams == 2
+    rows = client_matrix(readings)
+    assert [(r["streams"], r["exact"]) for r in rows] == [(2, 1), (2, 1), (2, 1)]
+
+
+def _fake_node(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    """The node worker replaced by a Python program (`code`), its library made available."""
+    node = _libraries.BY_NAME["openai-node"]
+    monkeypatch.setattr(
+        _engine, "availability", lambda names=None: [Availability(node, "6.30.1", "Node.js")]
+    )
+    monkeypatch.setattr(
+        _engine._node, "command", lambda folder, names: [sys.executable, "-c", code]
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "limits", "outcome"),
+    [
+        ("import time; time.sleep(600)", {"STALL": 0.5}, "stopped answering for 0.5 s"),
+        (
+            "import sys, time\nwhile True:\n    sys.stdout.write('x'); sys.stdout.flush(); "
+            "time.sleep(0.05)",
+            {"FINISH_TIMEOUT": 1.0, "PER_RECORDING": 0.0},
+            "took longer than 1 s",
+        ),
+        ("import sys; sys.stderr.write('it broke'); sys.exit(3)", {}, "failed: it broke"),
+        ("import sys; sys.stdin.read()", {}, "wrote no reading of 1 stream(s)"),
+    ],
+    ids=["silent", "endless", "crash", "no-reading"],
+)
+def test_a_failing_worker_ends_in_a_named_outcome_and_is_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    code: str,
+    limits: dict[str, float],
+    outcome: str,
+) -> None:
+    for name, value in limits.items():
+        monkeypatch.setattr(_workers, name, value)
+    _fake_node(monkeypatch, code)
+    replayer = Replayer(tmp_path).start()
+    write(tmp_path / "0001", _recording())
+    try:
+        [reading] = replayer.finish()
+    finally:
+        replayer.close()
+    assert reading.got is None
+    assert reading.unavailable == f"not available: the node replay {outcome}"
+    process = replayer.workers["node"].process
+    assert process is not None and process.poll() is not None
+
+
+def test_a_worker_that_cannot_start_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _fake_node(monkeypatch, "")
+    monkeypatch.setattr(_engine._node, "command", lambda folder, names: [str(tmp_path / "none")])
+    replayer = Replayer(tmp_path).start()
+    [reading] = replayer.finish()
+    assert reading.unavailable.startswith("not available: the node replay could not be started")
+
+
+def test_the_package_names_resolve_on_first_use() -> None:
+    """`conformance._replay` imports its parts lazily (the Python worker imports only what it
+    reads with): every exported name resolves."""
+    import conformance._replay as package
+
+    assert sorted(package._EXPORTS) == sorted(package.__all__)
+    assert all(getattr(package, name) is not None for name in package.__all__)
+    with pytest.raises(AttributeError):
+        package.nothing  # noqa: B018
 
 
 # -- policy -----------------------------------------------------------------------------------

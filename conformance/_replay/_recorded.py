@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from conformance._check import StreamResult
 from conformance._coding import normalise
 from conformance._model import (
     ChoiceRead,
@@ -18,7 +17,9 @@ from conformance._model import (
     ToolCallRead,
 )
 from conformance._replay._accumulate import sent_reading
-from conformance.rules.http import is_stream
+
+if TYPE_CHECKING:
+    from conformance._check import StreamResult
 
 RECORD_LIMIT = 1024 * 1024
 """Body bytes kept per stream for replay; a longer stream is not replayed."""
@@ -69,7 +70,8 @@ class Tap:
 @dataclass(slots=True)
 class Recorded:
     """One response to replay: where it came from, its head, its body pieces (content-coded
-    as sent), what the checker read, and the constructs in it."""
+    as sent), what the checker read, the constructs in it, and (when not empty) the only
+    libraries to read it through."""
 
     label: str
     status: int
@@ -77,7 +79,7 @@ class Recorded:
     chunks: list[bytes]
     sent: Reading
     constructs: tuple[str, ...] = ()
-    tags: dict[str, str] = field(default_factory=dict)
+    only: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON data (the body base64-encoded), as a spool file keeps it."""
@@ -88,7 +90,7 @@ class Recorded:
             "chunks": [base64.b64encode(c).decode("ascii") for c in self.chunks],
             "sent": reading_dict(self.sent),
             "constructs": list(self.constructs),
-            "tags": self.tags,
+            "only": list(self.only),
         }
 
     @classmethod
@@ -101,13 +103,15 @@ class Recorded:
             [base64.b64decode(c) for c in data["chunks"]],
             reading_from(data["sent"]),
             tuple(data.get("constructs", ())),
-            dict(data.get("tags", {})),
+            tuple(data.get("only", ())),
         )
 
 
 def replayable(result: StreamResult | None, exchange: Exchange, tap: Tap) -> str | None:
     """Why a stream is not replayed, or None when it is (a 200 event stream the checker read
     to its end, within RECORD_LIMIT)."""
+    from conformance.rules.http import is_stream
+
     if result is None or not is_stream(exchange):
         return "not a 200 text/event-stream response"
     if result.ending is not None:
