@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -207,6 +208,13 @@ def test_clean_server_every_client_reads_every_completion_exactly(
         assert row["available"] and row["version"] == _libraries.BY_NAME[row["library"]].pinned
         assert row["streams"] == row["exact"] == clients["streams"], row
         assert row["mismatches"] == []
+    streams = clients["streams"]
+    assert f"client replay: {streams} stream(s) replayed" in stdout
+    for library in PYTHON_LIBRARIES + JS_LIBRARIES:
+        pinned = _libraries.BY_NAME[library].pinned
+        assert re.search(
+            rf"^  {library} {pinned} \(.+\): {streams} of {streams} read exactly$", stdout, re.M
+        )
     statuses = {r["id"]: (r["status"], r["judged"]) for r in certificate["rules"]}
     for rule_id in ("client.openai_python", "client.httpx_sse", "client.openai_node"):
         assert statuses[rule_id] == ("passed", statuses[rule_id][1]) and statuses[rule_id][1] > 0
@@ -231,6 +239,10 @@ def test_vercel_ai_rule_catches_a_missing_finish_reason(
     assert "ended without a finish reason" in vercel["findings"][0]["message"]
     row = next(r for r in certificate["clients"]["matrix"] if r["library"] == "vercel-ai")
     assert row["raised"] > 0 and row["mismatches"]
+    streams = row["streams"]
+    assert re.search(
+        rf"^  vercel-ai .+: 0 of {streams} read exactly; mis-read: {streams} ", stdout, re.M
+    )
 
 
 @pytest.mark.slow
@@ -426,6 +438,44 @@ def test_a_worker_that_cannot_start_is_named(
     replayer = Replayer(tmp_path).start()
     [reading] = replayer.finish()
     assert reading.unavailable.startswith("not available: the node replay could not be started")
+
+
+def test_the_terminal_shows_the_matrix_in_a_line_per_library() -> None:
+    from conformance._report._clients import summary_lines
+
+    def row(library: str, entry: str, exact: int, mismatches: list[Any]) -> dict[str, Any]:
+        return {
+            "library": library,
+            "entry": entry,
+            "version": "1.0",
+            "runtime": "Python 3.11.7",
+            "available": True,
+            "unavailable": None,
+            "streams": 3,
+            "exact": exact,
+            "mismatches": mismatches,
+        }
+
+    bom = {"stream": "t", "differences": ["d"], "constructs": ["leading BOM"]}
+    cr = {**bom, "constructs": ["bare CR line endings", "id: field"], "cause": "caused by x"}
+    member = {
+        "streams": 3,
+        "not_replayed": 1,
+        "matrix": [
+            row("one", "a()", 1, [bom, cr]),
+            row("one", "b()", 2, [bom]),
+            row("two", "c()", 3, []),
+            {**row("three", "d()", 0, []), "available": False, "unavailable": "not available: x"},
+        ],
+    }
+    assert summary_lines(member) == [
+        "client replay: 3 stream(s) replayed, 1 judged stream(s) not replayable",
+        "  one 1.0 (Python 3.11.7): 1 of 3 read exactly by a(), 2 of 3 read exactly by b(); "
+        "mis-read: 1 in streams with leading BOM, 1 caused by x",
+        "  two 1.0 (Python 3.11.7): 3 of 3 read exactly",
+        "  three 1.0 (Python 3.11.7): not available: x",
+    ]
+    assert summary_lines(None) == []
 
 
 def test_the_package_names_resolve_on_first_use() -> None:

@@ -77,3 +77,52 @@ def replay_spool(folder: str, profile: str, replayer: Replayer | None = None) ->
         "unjudged": dispatch.unjudged(),
     }
     return ClientReplay(replayer.streams, skipped, readings, evidence)
+
+
+def summary_lines(member: dict[str, Any] | None) -> list[str]:
+    """The client matrix (the certificate's `clients` member) in a few lines for the
+    terminal: a line per library (name, version, runtime; how many streams it read exactly,
+    per entry point when they differ; its mis-readings counted by what caused them)."""
+    if member is None:
+        return []
+    head = f"client replay: {member['streams']} stream(s) replayed"
+    if member["not_replayed"]:
+        head += f", {member['not_replayed']} judged stream(s) not replayable"
+    lines = [head]
+    libraries: dict[str, list[dict[str, Any]]] = {}
+    for row in member["matrix"]:
+        libraries.setdefault(row["library"], []).append(row)
+    for rows in libraries.values():
+        first = rows[0]
+        name = f"{first['library']} {first['version'] or ''}".strip()
+        head = f"  {name} ({first['runtime']}): "
+        if not first["available"]:
+            lines.append(head + str(first["unavailable"]))
+            continue
+        lines.append(head + _exact(rows) + _misreads(rows))
+    return lines
+
+
+def _exact(rows: list[dict[str, Any]]) -> str:
+    counts = {(row["exact"], row["streams"]) for row in rows}
+    if len(counts) == 1:
+        exact, streams = counts.pop()
+        return f"{exact} of {streams} read exactly"
+    return ", ".join(f"{r['exact']} of {r['streams']} read exactly by {r['entry']}" for r in rows)
+
+
+def _misreads(rows: list[dict[str, Any]]) -> str:
+    """The mis-read streams by what caused them (as diagnosed, else the constructs the
+    stream has), counted per entry point and the most of any entry point shown."""
+    causes: dict[str, int] = {}
+    for row in rows:
+        counts: dict[str, int] = {}
+        for mismatch in row["mismatches"]:
+            constructs = ", ".join(mismatch["constructs"]) or "no known construct"
+            key = mismatch.get("cause") or f"in streams with {constructs}"
+            counts[key] = counts.get(key, 0) + 1
+        for key, count in counts.items():
+            causes[key] = max(causes.get(key, 0), count)
+    if not causes:
+        return ""
+    return "; mis-read: " + ", ".join(f"{count} {cause}" for cause, count in causes.items())

@@ -177,6 +177,10 @@ class ReportSession:
                 f"{', '.join(baseline['new_failures']) or 'none'}; stale entries: "
                 f"{', '.join(baseline['stale']) or 'none'})"
             )
+        from conformance._report._clients import summary_lines
+
+        for line in summary_lines(certificate.get("clients")):
+            write(line)
         if self.path is not None and self.html is None:
             write(f"certificate: {self.path} (sha256 {certificate['digest']['value']})")
 
