@@ -8,6 +8,7 @@ node exists), so without node the JS expectations are skipped, visibly.
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import json
 import os
@@ -16,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from conformance._model import (
     DEFAULT_POLICY,
     ChoiceRead,
     ClientReading,
+    Exchange,
     Finding,
     Level,
     Policy,
@@ -45,7 +48,10 @@ from conformance._replay import (
     recorded,
     replay,
     replayable,
+    sent_reading,
 )
+from conformance._replay._diagnose import NOT_FRAMING, SPLIT, _cause, variant
+from conformance._replay._recorded import constructs_of
 from conformance._replay._spool import write
 from conformance.server import ServerThread
 from tests.streams import check, good_body, ok_exchange
@@ -152,6 +158,10 @@ def test_each_finding_names_the_library_its_version_and_the_construct(
             pinned = _libraries.BY_NAME[library].pinned
             assert f"{library} {pinned} (" in finding.message
             assert CONSTRUCT[variation] in finding.message
+    for (variation, library), _ in MISREADS.items():
+        for reading in variation_readings:
+            if (reading.stream, reading.library) == (variation, library):
+                assert reading.cause.startswith(f"caused by {CONSTRUCT[variation]}"), reading
             assert finding.expected and finding.received
 
 
@@ -241,8 +251,12 @@ def test_vercel_ai_rule_catches_a_missing_finish_reason(
     assert row["raised"] > 0 and row["mismatches"]
     streams = row["streams"]
     assert re.search(
-        rf"^  vercel-ai .+: 0 of {streams} read exactly; mis-read: {streams} ", stdout, re.M
+        rf"^  vercel-ai .+: 0 of {streams} read exactly; mis-read: \d+ not caused by its framing",
+        stdout,
+        re.M,
     )
+    mismatch = row["mismatches"][0]
+    assert mismatch["cause"].startswith("not caused by its framing (the same events in plain")
 
 
 @pytest.mark.slow
@@ -503,3 +517,122 @@ def test_client_findings_fail_only_when_asked() -> None:
     assert not Policy(fail_on_should=True).fails(finding)
     assert Policy(fail_on_clients=True).fails(finding)
     assert Policy(fail_on_clients=True).fails_level(Level.SHOULD, "client.httpx_sse")
+
+
+# -- what caused a mis-reading: minimal variants ------------------------------------------
+
+
+def _gzip_recording(body: bytes) -> Recorded:
+    exchange = Exchange(
+        status=200,
+        reason="OK",
+        response_headers=[("content-type", "text/event-stream"), ("content-encoding", "gzip")],
+    )
+    tap = Tap()
+    tap.take(gzip.compress(body))
+    return recorded("gzip", exchange, tap, check(body, exchange=exchange))
+
+
+def _with_head(body: bytes, content_type: str) -> Recorded:
+    exchange = ok_exchange(content_type)
+    tap = Tap()
+    tap.take(body)
+    return recorded("head", exchange, tap, check(body, exchange=exchange))
+
+
+CONSTRUCT_BODIES = {
+    "leading BOM": lambda: _recording(body=b"\xef\xbb\xbf" + good_body()),
+    "bare CR line endings": lambda: _recording(body=good_body().replace(b"\n", b"\r")),
+    "CRLF line endings": lambda: _recording(body=good_body().replace(b"\n", b"\r\n")),
+    "event block without data": lambda: _recording(body=b"retry: 10\n\nevent: x\n\n" + good_body()),
+    "event: field": lambda: _recording(body=good_body().replace(b"data:", b"event: m\ndata:")),
+    "id: field": lambda: _recording(body=good_body().replace(b"data:", b"id: 7\ndata:")),
+    "retry: field": lambda: _recording(body=b"retry: 10\n" + good_body()),
+    "unknown field": lambda: _recording(body=good_body().replace(b"data:", b"foo: 1\ndata:")),
+    "comment before the first event": lambda: _recording(body=b": hi\n\n" + good_body()),
+    "comment between events": lambda: _recording(body=good_body().replace(b"\n\n", b"\n: k\n\n")),
+    "multi-line data": lambda: _recording(body=good_body().replace(b'{"id"', b'{\ndata: "id"')),
+    "invalid UTF-8": lambda: _recording(body=good_body().replace(b"Hel", b"H\xffl")),
+    "unterminated final event": lambda: _recording(body=good_body() + b"data: [DONE]"),
+    "charset=iso-8859-1 in Content-Type": lambda: _with_head(
+        good_body(), "text/event-stream; charset=iso-8859-1"
+    ),
+    "gzip content coding": lambda: _gzip_recording(good_body()),
+}
+
+
+@pytest.mark.parametrize("construct", list(CONSTRUCT_BODIES))
+def test_a_variant_leaves_out_one_construct_and_keeps_what_the_events_say(
+    construct: str,
+) -> None:
+    """Each construct the diagnosis can take out: the variant, read again by the checker,
+    no longer has it, has every other construct the stream had, and says the same."""
+    original = CONSTRUCT_BODIES[construct]()
+    assert construct in original.constructs, original.constructs
+    out = variant(original, [construct], "v", "openai-python")
+    assert out.only == ("openai-python",) and len(out.chunks) == 1
+    headers = {k.lower(): v for k, v in out.headers}
+    body = out.chunks[0]
+    if headers.get("content-encoding") == "gzip":
+        body = gzip.decompress(body)
+    exchange = ok_exchange(headers["content-type"])
+    exchange.response_headers.extend(
+        (k, v) for k, v in out.headers if k.lower() == "content-encoding"
+    )
+    result = check(body, exchange=exchange)
+    left = constructs_of(result, exchange)
+    assert construct not in left
+    others = set(original.constructs) - {construct}
+    if construct == "event block without data":  # its fields go with the blocks
+        others -= {"event: field", "retry: field"}
+    assert set(left) == others, left
+    assert result.state is not None
+    assert sent_reading(result.state) == original.sent
+
+
+def test_the_cause_is_what_the_variants_read_exactly_without() -> None:
+    bom, cr = "leading BOM", "bare CR line endings"
+    assert _cause({"": True, "*": True, bom: True, cr: False}, split=True) == SPLIT
+    assert _cause({"": False, "*": False, bom: False, cr: False}, split=True) == NOT_FRAMING
+    assert _cause({"": False}, split=False) == NOT_FRAMING
+    only = _cause({"": False, "*": True, bom: True, cr: False}, split=True)
+    assert only.startswith("caused by leading BOM (replayed without it")
+    both = _cause({"": False, "*": True, bom: True, cr: True}, split=True)
+    assert both.startswith("caused by leading BOM and bare CR line endings (replayed without any")
+    either = _cause({"": False, "*": True, bom: False, cr: False}, split=False)
+    assert either.startswith("caused by leading BOM or bare CR line endings (")
+    assert _cause({"": True, bom: True}, split=False).startswith("caused by leading BOM (")
+
+
+def test_a_mis_reading_is_diagnosed_by_replaying_variants() -> None:
+    """The BOM is found among several constructs (CRLF line endings and comments between
+    events, which the libraries read): the finding names it as the cause."""
+    _need(PYTHON_LIBRARIES)
+    body = b"\xef\xbb\xbf" + good_body().replace(b"\n\n", b"\n: k\n\n").replace(b"\n", b"\r\n")
+    readings = replay([_recording("mixed", body)], PYTHON_LIBRARIES)
+    assert {r.library for r in readings} == set(PYTHON_LIBRARIES)
+    for reading in readings:
+        constructs = ("leading BOM", "CRLF line endings", "comment between events")
+        assert set(reading.constructs) == set(constructs)
+        assert reading.cause.startswith("caused by leading BOM (replayed without it"), reading
+    [finding, *_] = _findings(readings)
+    assert "caused by leading BOM" in finding.message
+    assert "the stream has:" not in finding.message
+    rows = client_matrix(readings)
+    assert rows[0]["mismatches"][0]["cause"] == readings[0].cause
+
+
+def test_variants_that_cannot_be_read_diagnose_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conformance._replay import _diagnose
+
+    recording = _recording("bom", b"\xef\xbb\xbf" + good_body())
+    sent = recording.sent
+    got = Reading(sent.choices, sent.chunks - 1)
+    reading = ClientReading("httpx-sse", "e", "0.4.3", "Python", "bom", sent, got, ("leading BOM",))
+    monkeypatch.setattr(
+        _engine,
+        "replay",
+        lambda variants, names, **options: [replace(reading, got=None, unavailable="x")],
+    )
+    assert _diagnose.diagnose([(reading, recording)]) == {}
+    assert _diagnose.with_causes([reading], [recording]) == [reading]

@@ -69,9 +69,18 @@ class Replayer:
     overlap the tests, each reading every recording as it lands. `finish` collects the
     readings (within a deadline), `close` stops whatever still runs."""
 
-    def __init__(self, folder: str | Path, names: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        names: Iterable[str] | None = None,
+        *,
+        diagnose: bool = True,
+        budget: float | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.statuses = availability(names)
+        self.diagnose = diagnose
+        self.budget = budget  # seconds `finish` may wait (else by the number of recordings)
         self.workers: dict[str, Worker] = {}
         self.streams = 0  # how many recordings `finish` found
 
@@ -91,33 +100,43 @@ class Replayer:
     def finish(self) -> list[ClientReading]:
         """Every recording in the folder read by every library: one ClientReading per
         recording and entry point of an available library, and one without `got` for a
-        library that is not available or whose worker failed (saying why)."""
+        library that is not available or whose worker failed (saying why). Each mis-reading
+        has its cause, when `diagnose` and it could be diagnosed (`_diagnose`)."""
         files = spooled_files(self.folder)
         self.streams = len(files)
-        budget = _workers.FINISH_TIMEOUT + _workers.PER_RECORDING * len(files)
+        budget = self.budget
+        if budget is None:
+            budget = _workers.FINISH_TIMEOUT + _workers.PER_RECORDING * len(files)
         deadline = time.monotonic() + budget
         for worker in self.workers.values():
             worker.end()
         for worker in self.workers.values():
             worker.wait(deadline, budget)
-        out: list[ClientReading] = []
+        pairs: list[tuple[ClientReading, Recorded | None]] = []
         for status in self.statuses:
-            out += self._library(status, files)
-        return out
+            pairs += self._library(status, files)
+        readings = [reading for reading, _ in pairs]
+        if not self.diagnose:
+            return readings
+        from conformance._replay._diagnose import with_causes
+
+        return with_causes(readings, [recording for _, recording in pairs])
 
     def _library(
         self, status: Availability, files: list[tuple[str, Recorded]]
-    ) -> list[ClientReading]:
+    ) -> list[tuple[ClientReading, Recorded | None]]:
+        """The library's readings, each beside the recording it read."""
         if not status.available:
-            return [_unavailable(status, status.missing)]
+            return [(_unavailable(status, status.missing), None)]
         library = status.library
         worker = self.workers[library.runtime]
         if worker.failure is not None:
-            return [_unavailable(status, f"not available: {worker.failure}")]
+            return [(_unavailable(status, f"not available: {worker.failure}"), None)]
         readings, unavailable = worker.readings()
         if library.name in unavailable:
-            return [_unavailable(status, f"not available: {unavailable[library.name]}")]
-        out, missing = [], 0
+            return [(_unavailable(status, f"not available: {unavailable[library.name]}"), None)]
+        out: list[tuple[ClientReading, Recorded | None]] = []
+        missing = 0
         for name, recording in files:
             if not _reads(library, recording):
                 continue
@@ -128,10 +147,10 @@ class Replayer:
                 if got is None:
                     missing += 1
                 else:
-                    out.append(_reading(status, entry, recording, got))
+                    out.append((_reading(status, entry, recording, got), recording))
         if missing:
             why = f"the {library.runtime} replay wrote no reading of {missing} stream(s)"
-            return [_unavailable(status, f"not available: {why}")]
+            return [(_unavailable(status, f"not available: {why}"), None)]
         return out
 
     def close(self) -> None:
@@ -140,13 +159,19 @@ class Replayer:
             worker.kill()
 
 
-def replay(recordings: list[Recorded], names: Iterable[str] | None = None) -> list[ClientReading]:
+def replay(
+    recordings: list[Recorded],
+    names: Iterable[str] | None = None,
+    *,
+    diagnose: bool = True,
+    budget: float | None = None,
+) -> list[ClientReading]:
     """Every recording read by every library (all, or those named), in one batch: see
-    `Replayer.finish`."""
+    `Replayer.finish` (and `_diagnose`: each mis-reading with its cause)."""
     with tempfile.TemporaryDirectory(prefix="conformance-replay-") as folder:
         for number, recording in enumerate(recordings):
             write(Path(folder) / f"{number:06d}", recording)
-        replayer = Replayer(folder, names).start()
+        replayer = Replayer(folder, names, diagnose=diagnose, budget=budget).start()
         try:
             return replayer.finish()
         finally:
@@ -193,6 +218,9 @@ def _reading(status: Availability, entry: str, recording: Recorded, got: Reading
 
 
 def _reads(library: Library, recording: Recorded) -> bool:
-    """Whether `library` is handed `recording`: a library that reads one choice by design
-    cannot have asked for several, so it is not judged on a stream of several."""
+    """Whether `library` is handed `recording`: not when the recording is for other
+    libraries only; and a library that reads one choice by design cannot have asked for
+    several, so it is not judged on a stream of several."""
+    if recording.only and library.name not in recording.only:
+        return False
     return not library.first_choice_only or len(recording.sent.choices) <= 1

@@ -25,7 +25,7 @@ RECORD_LIMIT = 1024 * 1024
 """Body bytes kept per stream for replay; a longer stream is not replayed."""
 
 Kind = ObservationKind
-_CONSTRUCTS = {
+CONSTRUCTS = {
     Kind.BOM: "leading BOM",
     Kind.EMPTY_EVENT: "event block without data",
     Kind.MULTILINE_DATA: "multi-line data",
@@ -36,7 +36,10 @@ _CONSTRUCTS = {
     Kind.INVALID_UTF8: "invalid UTF-8",
     Kind.UNTERMINATED_EVENT: "unterminated final event",
 }
-_LINE_ENDINGS = {"CR": "bare CR line endings", "CRLF": "CRLF line endings"}
+LINE_ENDINGS = {"CR": "bare CR line endings", "CRLF": "CRLF line endings"}
+EARLY_COMMENT, LATE_COMMENT = "comment before the first event", "comment between events"
+CHARSET, CODING = "charset={} in Content-Type", "{} content coding"
+"""The names of the constructs client parsers are known to trip on."""
 UTF8 = ("utf-8", "utf8")
 
 
@@ -149,12 +152,12 @@ def constructs_of(result: StreamResult, exchange: Exchange) -> tuple[str, ...]:
     found: list[str] = []
     first_data = result.transcript.find(b"data:")
     for observation in result.observations:
-        name = _CONSTRUCTS.get(observation.kind)
+        name = CONSTRUCTS.get(observation.kind)
         if observation.kind == Kind.LINE_ENDING:
-            name = _LINE_ENDINGS.get(observation.detail)
+            name = LINE_ENDINGS.get(observation.detail)
         elif observation.kind == Kind.COMMENT:
             early = first_data < 0 or observation.offset < first_data
-            name = "comment before the first event" if early else "comment between events"
+            name = EARLY_COMMENT if early else LATE_COMMENT
         if name and name not in found:
             found.append(name)
     found += _head_constructs(exchange)
@@ -167,10 +170,10 @@ def _head_constructs(exchange: Exchange) -> list[str]:
         key, _, value = part.partition("=")
         charset = value.strip().strip('"').lower()
         if key.strip().lower() == "charset" and charset not in UTF8:
-            out.append(f"charset={charset} in Content-Type")
+            out.append(CHARSET.format(charset))
     coding = normalise(exchange.header("content-encoding"))
     if coding not in ("identity", ""):
-        out.append(f"{coding} content coding")
+        out.append(CODING.format(coding))
     return out
 
 

@@ -119,7 +119,8 @@ def _misreads(rows: list[dict[str, Any]]) -> str:
         counts: dict[str, int] = {}
         for mismatch in row["mismatches"]:
             constructs = ", ".join(mismatch["constructs"]) or "no known construct"
-            key = mismatch.get("cause") or f"in streams with {constructs}"
+            cause = mismatch.get("cause")
+            key = cause.partition(" (")[0] if cause else f"in streams with {constructs}"
             counts[key] = counts.get(key, 0) + 1
         for key, count in counts.items():
             causes[key] = max(causes.get(key, 0), count)
