@@ -485,7 +485,7 @@ def test_the_terminal_shows_the_matrix_in_a_line_per_library() -> None:
     assert summary_lines(member) == [
         "client replay: 3 stream(s) replayed, 1 judged stream(s) not replayable",
         "  one 1.0 (Python 3.11.7): 1 of 3 read exactly by a(), 2 of 3 read exactly by b(); "
-        "mis-read: 1 in streams with leading BOM, 1 caused by x",
+        "mis-read: 1 not diagnosed (with leading BOM), 1 caused by x",
         "  two 1.0 (Python 3.11.7): 3 of 3 read exactly",
         "  three 1.0 (Python 3.11.7): not available: x",
     ]
@@ -636,3 +636,17 @@ def test_variants_that_cannot_be_read_diagnose_nothing(monkeypatch: pytest.Monke
     )
     assert _diagnose.diagnose([(reading, recording)]) == {}
     assert _diagnose.with_causes([reading], [recording]) == [reading]
+
+
+def test_the_budget_goes_to_each_set_of_constructs_first() -> None:
+    from conformance._replay._diagnose import _varied
+
+    def pair(label: str, constructs: tuple[str, ...]) -> tuple[ClientReading, Recorded]:
+        recording = Recorded(label, 200, [], [b""], Reading(), constructs)
+        reading = ClientReading("l", "e", "1", "Python", label, Reading(), Reading())
+        return reading, recording
+
+    alike = [pair(f"bom{n}", ("leading BOM",)) for n in range(3)]
+    other = pair("cr", ("bare CR line endings",))
+    order = [reading.stream for reading, _ in _varied([*alike, other])]
+    assert order == ["bom0", "cr", "bom1", "bom2"]

@@ -6,7 +6,8 @@ where they meet, such as an `event:` field in a block without data); when none d
 removing all of them does, any of them trips it; when the plain form of the same events is
 mis-read too, the framing is not the cause (the library mis-reads what the events say).
 
-Bounded: only the first DIAGNOSED mis-read streams of each library are diagnosed, each
+Bounded: only DIAGNOSED mis-read streams of each library are diagnosed (the first of each
+set of constructs, then the second, ...), each
 with at most two variants more than it has constructs, in one replay batch that may take
 BUDGET seconds (past it, nothing is); a body whose coding cannot be removed, or inflates
 past DECODED_LIMIT, is not diagnosed.
@@ -313,7 +314,7 @@ def diagnose(mis_read: list[tuple[ClientReading, Recorded]]) -> dict[int, str]:
 
     variants: list[Recorded] = []
     plans: dict[tuple[str, int], _Plan | None] = {}
-    for reading, recording in mis_read:
+    for reading, recording in _varied(mis_read):
         key = (reading.library, id(recording))
         mine = {k for k in plans if k[0] == reading.library}
         if key not in plans and len(mine) < DIAGNOSED:
@@ -341,6 +342,23 @@ def diagnose(mis_read: list[tuple[ClientReading, Recorded]]) -> dict[int, str]:
         else:
             causes[position] = _cause(exact, len(recording.chunks) > 1)
     return causes
+
+
+def _varied(
+    mis_read: list[tuple[ClientReading, Recorded]],
+) -> list[tuple[ClientReading, Recorded]]:
+    """The mis-readings in the order they are diagnosed: per library, the first stream of
+    each set of constructs before the second of any, so that a budget spent on many alike
+    streams does not leave a different one undiagnosed."""
+    seen: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+    rank = []
+    for reading, recording in mis_read:
+        streams = seen.setdefault((reading.library, recording.constructs), [])
+        if id(recording) not in streams:
+            streams.append(id(recording))
+        rank.append(streams.index(id(recording)))
+    order = sorted(range(len(mis_read)), key=lambda n: rank[n])
+    return [mis_read[n] for n in order]
 
 
 def _cause(exact: dict[str, bool], split: bool) -> str:

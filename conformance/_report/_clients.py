@@ -120,7 +120,7 @@ def _misreads(rows: list[dict[str, Any]]) -> str:
         for mismatch in row["mismatches"]:
             constructs = ", ".join(mismatch["constructs"]) or "no known construct"
             cause = mismatch.get("cause")
-            key = cause.partition(" (")[0] if cause else f"in streams with {constructs}"
+            key = cause.partition(" (")[0] if cause else f"not diagnosed (with {constructs})"
             counts[key] = counts.get(key, 0) + 1
         for key, count in counts.items():
             causes[key] = max(causes.get(key, 0), count)
