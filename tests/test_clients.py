@@ -444,6 +444,21 @@ def test_a_failing_worker_ends_in_a_named_outcome_and_is_stopped(
     assert process is not None and process.poll() is not None
 
 
+def test_an_unreadable_spool_file_is_skipped_by_the_worker_and_the_session(
+    tmp_path: Path,
+) -> None:
+    _need(PYTHON_LIBRARIES)
+    (tmp_path / "0000.json").write_text("{not json", encoding="utf-8")
+    write(tmp_path / "0001", _recording("good"))
+    replayer = Replayer(tmp_path, ["httpx-sse"]).start()
+    try:
+        [reading] = replayer.finish()
+    finally:
+        replayer.close()
+    assert reading.stream == "good" and reading.got is not None
+    assert replayer.streams == 1
+
+
 def test_a_worker_that_cannot_start_is_named(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -69,7 +69,10 @@ def serve(folder: Path, names: list[str]) -> None:
         fresh = sorted(p for p in folder.glob("*.json") if p.name not in seen)
         for path in fresh:
             seen.add(path.name)
-            recording = Recorded.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            try:
+                recording = Recorded.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # the session skips it too (`spooled_files`)
             for name, entries in readers.items():
                 if recording.only and name not in recording.only:
                     continue
@@ -84,9 +87,15 @@ def serve(folder: Path, names: list[str]) -> None:
 
 def main(argv: list[str]) -> None:
     """Serve, then exit at once: tearing down an interpreter that imported the client
-    libraries would cost the session's end a few tenths of a second."""
+    libraries would cost the session's end a few tenths of a second. A failure is one line
+    on standard error (the session quotes it), never a traceback."""
     folder, *names = argv
-    serve(Path(folder), names)
+    try:
+        serve(Path(folder), names)
+    except Exception as exc:  # one line for the session to quote, not a traceback
+        sys.stderr.write(describe(exc))
+        sys.stderr.flush()
+        os._exit(1)
     sys.stdout.flush()
     os._exit(0)
 
