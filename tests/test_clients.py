@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -442,6 +443,28 @@ def test_a_failing_worker_ends_in_a_named_outcome_and_is_stopped(
     assert reading.unavailable == f"not available: the node replay {outcome}"
     process = replayer.workers["node"].process
     assert process is not None and process.poll() is not None
+
+
+def test_ctrl_c_is_the_sessions_the_workers_read_on(tmp_path: Path) -> None:
+    """An interrupt (the terminal sends it to the whole process group) ends the session,
+    which then ends its workers: the workers themselves read on."""
+    _need(PYTHON_LIBRARIES)
+    replayer = Replayer(tmp_path).start()
+    try:
+        write(tmp_path / "0001", _recording("first"))
+        for worker in replayer.workers.values():
+            for _ in range(1200):  # until it is past its start-up (a minute at most)
+                if _lines(worker.out):
+                    break
+                time.sleep(0.05)
+            assert worker.process is not None
+            worker.process.send_signal(signal.SIGINT)
+        write(tmp_path / "0002", _recording("second"))
+        readings = replayer.finish()
+    finally:
+        replayer.close()
+    assert all(r.got is not None for r in readings), [r.unavailable for r in readings]
+    assert {r.stream for r in readings} == {"first", "second"}
 
 
 def test_an_unreadable_spool_file_is_skipped_by_the_worker_and_the_session(

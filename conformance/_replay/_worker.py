@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -90,6 +91,7 @@ def main(argv: list[str]) -> None:
     libraries would cost the session's end a few tenths of a second. A failure is one line
     on standard error (the session quotes it), never a traceback."""
     folder, *names = argv
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the session's: it ends us
     try:
         serve(Path(folder), names)
     except Exception as exc:  # one line for the session to quote, not a traceback

@@ -180,6 +180,8 @@ function inputEnd() {
 
 async function main() {
   const [folder, ...libraries] = process.argv.slice(2);
+  process.on("SIGINT", () => {}); // Ctrl-C is the session's: it ends this worker
+
   const input = inputEnd();
   const runners = await loadRunners(new Set(libraries));
   const seen = new Set();
