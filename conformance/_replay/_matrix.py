@@ -92,5 +92,5 @@ def render_matrix(rows: list[dict[str, Any]]) -> str:
         for mismatch in row["mismatches"]:
             cause = mismatch.get("cause") or constructs_phrase(tuple(mismatch["constructs"]))
             lines.append(f"    {mismatch['stream']}: {'; '.join(mismatch['differences'])}")
-            lines.append(f"      ({cause})")
+            lines.append(f"      {cause}")
     return "\n".join(lines)
