@@ -417,7 +417,9 @@ class ClientReading:
     (None when the library is not available, and `unavailable` says why, with the install
     hint). `constructs` names what in the stream is known to trip client parsers (a leading
     BOM, bare CR line endings, ...). `first_choice_only`: the library reads one choice by
-    design, so only choice 0 is compared.
+    design, so only choice 0 is compared. `cause`: what made the library mis-read the
+    stream, as replaying variants of it showed ("caused by leading BOM (...)"; empty when
+    it read the stream exactly or was not diagnosed).
     """
 
     library: str
@@ -430,3 +432,4 @@ class ClientReading:
     constructs: tuple[str, ...] = ()
     unavailable: str = ""
     first_choice_only: bool = False
+    cause: str = ""

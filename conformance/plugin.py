@@ -250,6 +250,10 @@ def _register_reports(config: pytest.Config) -> None:
     collecting = getattr(config.option, "collectonly", False)
     if settings.target is None or hasattr(config, "workerinput") or collecting:
         return
+    if settings.target.replay:  # first: the replay workers start while the rest loads
+        from conformance._report._clients import start_replay
+
+        start_replay(config, settings.target.replay)
     from conformance._report._session import NAME, create
 
     config.pluginmanager.register(

@@ -1,6 +1,7 @@
 """The README table "which constructs each pinned client mis-reads", generated from a run:
 each legal variation of the reference server's framing is streamed once, replayed through
-every client library, and each library's reading set beside the checker's.
+every client library, and each library's reading set beside the checker's, with what
+caused a mis-reading (replaying variants of the stream without each construct).
 
 python scripts/client_table.py           # print the table
 python scripts/client_table.py --write   # replace it in README.md, between its markers
@@ -68,9 +69,12 @@ def _cell(reading: ClientReading) -> str:
     if not differences:
         return "exact"
     if reading.got.error is not None:
-        return f"**raises** `{reading.got.error.split(':')[0]}`"
-    aspects = sorted({d.aspect for d in differences} - {"choice"})
-    return "**mis-reads**: " + ", ".join(a.replace("_", " ") for a in aspects)
+        what = f"**raises** `{reading.got.error.split(':')[0]}`"
+    else:
+        aspects = sorted({d.aspect for d in differences} - {"choice"})
+        what = "**mis-reads**: " + ", ".join(a.replace("_", " ") for a in aspects)
+    cause = reading.cause.partition(" (")[0]
+    return f"{what} ({cause})" if cause else what
 
 
 def render(found: list[ClientReading]) -> str:

@@ -8,12 +8,17 @@ node exists), so without node the JS expectations are skipped, visibly.
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,7 @@ from conformance._model import (
     DEFAULT_POLICY,
     ChoiceRead,
     ClientReading,
+    Exchange,
     Finding,
     Level,
     Policy,
@@ -31,14 +37,23 @@ from conformance._model import (
 )
 from conformance._replay import (
     RECORD_LIMIT,
+    Availability,
+    Recorded,
+    Replayer,
     Tap,
     _engine,
     _libraries,
+    _workers,
     availability,
     client_matrix,
+    recorded,
     replay,
     replayable,
+    sent_reading,
 )
+from conformance._replay._diagnose import NOT_FRAMING, SPLIT, _cause, variant
+from conformance._replay._recorded import constructs_of
+from conformance._replay._spool import write
 from conformance.server import ServerThread
 from tests.streams import check, good_body, ok_exchange
 
@@ -144,6 +159,10 @@ def test_each_finding_names_the_library_its_version_and_the_construct(
             pinned = _libraries.BY_NAME[library].pinned
             assert f"{library} {pinned} (" in finding.message
             assert CONSTRUCT[variation] in finding.message
+    for (variation, library), _ in MISREADS.items():
+        for reading in variation_readings:
+            if (reading.stream, reading.library) == (variation, library):
+                assert reading.cause.startswith(f"caused by {CONSTRUCT[variation]}"), reading
             assert finding.expected and finding.received
 
 
@@ -200,6 +219,13 @@ def test_clean_server_every_client_reads_every_completion_exactly(
         assert row["available"] and row["version"] == _libraries.BY_NAME[row["library"]].pinned
         assert row["streams"] == row["exact"] == clients["streams"], row
         assert row["mismatches"] == []
+    streams = clients["streams"]
+    assert f"client replay: {streams} stream(s) replayed" in stdout
+    for library in PYTHON_LIBRARIES + JS_LIBRARIES:
+        pinned = _libraries.BY_NAME[library].pinned
+        assert re.search(
+            rf"^  {library} {pinned} \(.+\): {streams} of {streams} read exactly$", stdout, re.M
+        )
     statuses = {r["id"]: (r["status"], r["judged"]) for r in certificate["rules"]}
     for rule_id in ("client.openai_python", "client.httpx_sse", "client.openai_node"):
         assert statuses[rule_id] == ("passed", statuses[rule_id][1]) and statuses[rule_id][1] > 0
@@ -224,6 +250,28 @@ def test_vercel_ai_rule_catches_a_missing_finish_reason(
     assert "ended without a finish reason" in vercel["findings"][0]["message"]
     row = next(r for r in certificate["clients"]["matrix"] if r["library"] == "vercel-ai")
     assert row["raised"] > 0 and row["mismatches"]
+    streams = row["streams"]
+    assert re.search(
+        rf"^  vercel-ai .+: 0 of {streams} read exactly; mis-read: \d+ not caused by its framing",
+        stdout,
+        re.M,
+    )
+    mismatch = row["mismatches"][0]
+    assert mismatch["cause"].startswith("not caused by its framing (the same events in plain")
+
+
+@pytest.mark.slow
+def test_under_xdist_the_workers_spool_and_the_controller_replays(
+    reference_server: ServerThread, tmp_path: Path
+) -> None:
+    _need(PYTHON_LIBRARIES)
+    code, stdout, certificate = _run(tmp_path, reference_server.base_url, "-n", "2")
+    assert code == 0, stdout[-3000:]
+    clients = certificate["clients"]
+    assert clients["streams"] >= 15 and clients["not_replayed"] == 0
+    for row in clients["matrix"]:
+        if row["available"]:
+            assert row["streams"] == row["exact"] == clients["streams"], row
 
 
 # -- offline: conformance check --clients --------------------------------------------------
@@ -301,6 +349,198 @@ def test_a_stream_over_the_replay_limit_is_not_replayed() -> None:
     assert RECORD_LIMIT == 1024 * 1024
 
 
+# -- the replay workers: started with the session, bounded --------------------------------
+
+
+def _recording(label: str = "s", body: bytes | None = None) -> Recorded:
+    body = good_body() if body is None else body
+    tap = Tap()
+    tap.take(body)
+    return recorded(label, ok_exchange(), tap, check(body))
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+
+
+def test_the_workers_read_each_stream_as_it_lands(tmp_path: Path) -> None:
+    """A stream written while the session runs is read before the session ends: the
+    worker's output has its readings while the worker still waits for more."""
+    _need(PYTHON_LIBRARIES)
+    replayer = Replayer(tmp_path, PYTHON_LIBRARIES).start()
+    try:
+        write(tmp_path / "0001", _recording("first"))
+        worker = replayer.workers["python"]
+        for _ in range(1200):  # up to a minute (a loaded machine imports slowly)
+            if len(_lines(worker.out)) == 3:
+                break
+            assert worker.process is not None and worker.process.poll() is None
+            time.sleep(0.05)
+        assert {(line["file"], line["library"]) for line in _lines(worker.out)} == {
+            ("0001.json", "openai-python"),
+            ("0001.json", "httpx-sse"),
+        }
+        write(tmp_path / "0002", _recording("second", b"\xef\xbb\xbf" + good_body()))
+        readings = replayer.finish()
+    finally:
+        replayer.close()
+    assert [(r.library, r.stream) for r in readings] == [
+        ("openai-python", "first"),
+        ("openai-python", "first"),
+        ("openai-python", "second"),
+        ("openai-python", "second"),
+        ("httpx-sse", "first"),
+        ("httpx-sse", "second"),
+    ]
+    assert replayer.streams == 2
+    rows = client_matrix(readings)
+    assert [(r["streams"], r["exact"]) for r in rows] == [(2, 1), (2, 1), (2, 1)]
+
+
+def _fake_node(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    """The node worker replaced by a Python program (`code`), its library made available."""
+    node = _libraries.BY_NAME["openai-node"]
+    monkeypatch.setattr(
+        _engine, "availability", lambda names=None: [Availability(node, "6.30.1", "Node.js")]
+    )
+    monkeypatch.setattr(
+        _engine._node, "command", lambda folder, names: [sys.executable, "-c", code]
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "limits", "outcome"),
+    [
+        ("import time; time.sleep(600)", {"STALL": 0.5}, "stopped answering for 0.5 s"),
+        (
+            "import sys, time\nwhile True:\n    sys.stdout.write('x'); sys.stdout.flush(); "
+            "time.sleep(0.05)",
+            {"FINISH_TIMEOUT": 1.0, "PER_RECORDING": 0.0},
+            "took longer than 1 s",
+        ),
+        ("import sys; sys.stderr.write('it broke'); sys.exit(3)", {}, "failed: it broke"),
+        ("import sys; sys.stdin.read()", {}, "wrote no reading of 1 stream(s)"),
+    ],
+    ids=["silent", "endless", "crash", "no-reading"],
+)
+def test_a_failing_worker_ends_in_a_named_outcome_and_is_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    code: str,
+    limits: dict[str, float],
+    outcome: str,
+) -> None:
+    for name, value in limits.items():
+        monkeypatch.setattr(_workers, name, value)
+    _fake_node(monkeypatch, code)
+    replayer = Replayer(tmp_path).start()
+    write(tmp_path / "0001", _recording())
+    try:
+        [reading] = replayer.finish()
+    finally:
+        replayer.close()
+    assert reading.got is None
+    assert reading.unavailable == f"not available: the node replay {outcome}"
+    process = replayer.workers["node"].process
+    assert process is not None and process.poll() is not None
+
+
+def test_ctrl_c_is_the_sessions_the_workers_read_on(tmp_path: Path) -> None:
+    """An interrupt (the terminal sends it to the whole process group) ends the session,
+    which then ends its workers: the workers themselves read on."""
+    _need(PYTHON_LIBRARIES)
+    replayer = Replayer(tmp_path).start()
+    try:
+        write(tmp_path / "0001", _recording("first"))
+        for worker in replayer.workers.values():
+            for _ in range(1200):  # until it is past its start-up (a minute at most)
+                if _lines(worker.out):
+                    break
+                time.sleep(0.05)
+            assert worker.process is not None
+            worker.process.send_signal(signal.SIGINT)
+        write(tmp_path / "0002", _recording("second"))
+        readings = replayer.finish()
+    finally:
+        replayer.close()
+    assert all(r.got is not None for r in readings), [r.unavailable for r in readings]
+    assert {r.stream for r in readings} == {"first", "second"}
+
+
+def test_an_unreadable_spool_file_is_skipped_by_the_worker_and_the_session(
+    tmp_path: Path,
+) -> None:
+    _need(PYTHON_LIBRARIES)
+    (tmp_path / "0000.json").write_text("{not json", encoding="utf-8")
+    write(tmp_path / "0001", _recording("good"))
+    replayer = Replayer(tmp_path, ["httpx-sse"]).start()
+    try:
+        [reading] = replayer.finish()
+    finally:
+        replayer.close()
+    assert reading.stream == "good" and reading.got is not None
+    assert replayer.streams == 1
+
+
+def test_a_worker_that_cannot_start_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _fake_node(monkeypatch, "")
+    monkeypatch.setattr(_engine._node, "command", lambda folder, names: [str(tmp_path / "none")])
+    replayer = Replayer(tmp_path).start()
+    [reading] = replayer.finish()
+    assert reading.unavailable.startswith("not available: the node replay could not be started")
+
+
+def test_the_terminal_shows_the_matrix_in_a_line_per_library() -> None:
+    from conformance._report._clients import summary_lines
+
+    def row(library: str, entry: str, exact: int, mismatches: list[Any]) -> dict[str, Any]:
+        return {
+            "library": library,
+            "entry": entry,
+            "version": "1.0",
+            "runtime": "Python 3.11.7",
+            "available": True,
+            "unavailable": None,
+            "streams": 3,
+            "exact": exact,
+            "mismatches": mismatches,
+        }
+
+    bom = {"stream": "t", "differences": ["d"], "constructs": ["leading BOM"]}
+    cr = {**bom, "constructs": ["bare CR line endings", "id: field"], "cause": "caused by x"}
+    member = {
+        "streams": 3,
+        "not_replayed": 1,
+        "matrix": [
+            row("one", "a()", 1, [bom, cr]),
+            row("one", "b()", 2, [bom]),
+            row("two", "c()", 3, []),
+            {**row("three", "d()", 0, []), "available": False, "unavailable": "not available: x"},
+        ],
+    }
+    assert summary_lines(member) == [
+        "client replay: 3 stream(s) replayed, 1 judged stream(s) not replayable",
+        "  one 1.0 (Python 3.11.7): 1 of 3 read exactly by a(), 2 of 3 read exactly by b(); "
+        "mis-read: 1 not diagnosed (with leading BOM), 1 caused by x",
+        "  two 1.0 (Python 3.11.7): 3 of 3 read exactly",
+        "  three 1.0 (Python 3.11.7): not available: x",
+    ]
+    assert summary_lines(None) == []
+
+
+def test_the_package_names_resolve_on_first_use() -> None:
+    """`conformance._replay` imports its parts lazily (the Python worker imports only what it
+    reads with): every exported name resolves."""
+    import conformance._replay as package
+
+    assert sorted(package._EXPORTS) == sorted(package.__all__)
+    assert all(getattr(package, name) is not None for name in package.__all__)
+    with pytest.raises(AttributeError):
+        package.nothing  # noqa: B018
+
+
 # -- policy -----------------------------------------------------------------------------------
 
 
@@ -315,3 +555,136 @@ def test_client_findings_fail_only_when_asked() -> None:
     assert not Policy(fail_on_should=True).fails(finding)
     assert Policy(fail_on_clients=True).fails(finding)
     assert Policy(fail_on_clients=True).fails_level(Level.SHOULD, "client.httpx_sse")
+
+
+# -- what caused a mis-reading: minimal variants ------------------------------------------
+
+
+def _gzip_recording(body: bytes) -> Recorded:
+    exchange = Exchange(
+        status=200,
+        reason="OK",
+        response_headers=[("content-type", "text/event-stream"), ("content-encoding", "gzip")],
+    )
+    tap = Tap()
+    tap.take(gzip.compress(body))
+    return recorded("gzip", exchange, tap, check(body, exchange=exchange))
+
+
+def _with_head(body: bytes, content_type: str) -> Recorded:
+    exchange = ok_exchange(content_type)
+    tap = Tap()
+    tap.take(body)
+    return recorded("head", exchange, tap, check(body, exchange=exchange))
+
+
+CONSTRUCT_BODIES = {
+    "leading BOM": lambda: _recording(body=b"\xef\xbb\xbf" + good_body()),
+    "bare CR line endings": lambda: _recording(body=good_body().replace(b"\n", b"\r")),
+    "CRLF line endings": lambda: _recording(body=good_body().replace(b"\n", b"\r\n")),
+    "event block without data": lambda: _recording(body=b"retry: 10\n\nevent: x\n\n" + good_body()),
+    "event: field": lambda: _recording(body=good_body().replace(b"data:", b"event: m\ndata:")),
+    "id: field": lambda: _recording(body=good_body().replace(b"data:", b"id: 7\ndata:")),
+    "retry: field": lambda: _recording(body=b"retry: 10\n" + good_body()),
+    "unknown field": lambda: _recording(body=good_body().replace(b"data:", b"foo: 1\ndata:")),
+    "comment before the first event": lambda: _recording(body=b": hi\n\n" + good_body()),
+    "comment between events": lambda: _recording(body=good_body().replace(b"\n\n", b"\n: k\n\n")),
+    "multi-line data": lambda: _recording(body=good_body().replace(b'{"id"', b'{\ndata: "id"')),
+    "invalid UTF-8": lambda: _recording(body=good_body().replace(b"Hel", b"H\xffl")),
+    "unterminated final event": lambda: _recording(body=good_body() + b"data: [DONE]"),
+    "charset=iso-8859-1 in Content-Type": lambda: _with_head(
+        good_body(), "text/event-stream; charset=iso-8859-1"
+    ),
+    "gzip content coding": lambda: _gzip_recording(good_body()),
+}
+
+
+@pytest.mark.parametrize("construct", list(CONSTRUCT_BODIES))
+def test_a_variant_leaves_out_one_construct_and_keeps_what_the_events_say(
+    construct: str,
+) -> None:
+    """Each construct the diagnosis can take out: the variant, read again by the checker,
+    no longer has it, has every other construct the stream had, and says the same."""
+    original = CONSTRUCT_BODIES[construct]()
+    assert construct in original.constructs, original.constructs
+    out = variant(original, [construct], "v", "openai-python")
+    assert out.only == ("openai-python",) and len(out.chunks) == 1
+    headers = {k.lower(): v for k, v in out.headers}
+    body = out.chunks[0]
+    if headers.get("content-encoding") == "gzip":
+        body = gzip.decompress(body)
+    exchange = ok_exchange(headers["content-type"])
+    exchange.response_headers.extend(
+        (k, v) for k, v in out.headers if k.lower() == "content-encoding"
+    )
+    result = check(body, exchange=exchange)
+    left = constructs_of(result, exchange)
+    assert construct not in left
+    others = set(original.constructs) - {construct}
+    if construct == "event block without data":  # its fields go with the blocks
+        others -= {"event: field", "retry: field"}
+    assert set(left) == others, left
+    assert result.state is not None
+    assert sent_reading(result.state) == original.sent
+
+
+def test_the_cause_is_what_the_variants_read_exactly_without() -> None:
+    bom, cr = "leading BOM", "bare CR line endings"
+    assert _cause({"": True, "*": True, bom: True, cr: False}, split=True) == SPLIT
+    assert _cause({"": False, "*": False, bom: False, cr: False}, split=True) == NOT_FRAMING
+    assert _cause({"": False}, split=False) == NOT_FRAMING
+    only = _cause({"": False, "*": True, bom: True, cr: False}, split=True)
+    assert only.startswith("caused by leading BOM (replayed without it")
+    both = _cause({"": False, "*": True, bom: True, cr: True}, split=True)
+    assert both.startswith("caused by leading BOM and bare CR line endings (replayed without any")
+    either = _cause({"": False, "*": True, bom: False, cr: False}, split=False)
+    assert either.startswith("caused by leading BOM or bare CR line endings (")
+    assert _cause({"": True, bom: True}, split=False).startswith("caused by leading BOM (")
+
+
+def test_a_mis_reading_is_diagnosed_by_replaying_variants() -> None:
+    """The BOM is found among several constructs (CRLF line endings and comments between
+    events, which the libraries read): the finding names it as the cause."""
+    _need(PYTHON_LIBRARIES)
+    body = b"\xef\xbb\xbf" + good_body().replace(b"\n\n", b"\n: k\n\n").replace(b"\n", b"\r\n")
+    readings = replay([_recording("mixed", body)], PYTHON_LIBRARIES)
+    assert {r.library for r in readings} == set(PYTHON_LIBRARIES)
+    for reading in readings:
+        constructs = ("leading BOM", "CRLF line endings", "comment between events")
+        assert set(reading.constructs) == set(constructs)
+        assert reading.cause.startswith("caused by leading BOM (replayed without it"), reading
+    [finding, *_] = _findings(readings)
+    assert "caused by leading BOM" in finding.message
+    assert "the stream has:" not in finding.message
+    rows = client_matrix(readings)
+    assert rows[0]["mismatches"][0]["cause"] == readings[0].cause
+
+
+def test_variants_that_cannot_be_read_diagnose_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conformance._replay import _diagnose
+
+    recording = _recording("bom", b"\xef\xbb\xbf" + good_body())
+    sent = recording.sent
+    got = Reading(sent.choices, sent.chunks - 1)
+    reading = ClientReading("httpx-sse", "e", "0.4.3", "Python", "bom", sent, got, ("leading BOM",))
+    monkeypatch.setattr(
+        _engine,
+        "replay",
+        lambda variants, names, **options: [replace(reading, got=None, unavailable="x")],
+    )
+    assert _diagnose.diagnose([(reading, recording)]) == {}
+    assert _diagnose.with_causes([reading], [recording]) == [reading]
+
+
+def test_the_budget_goes_to_each_set_of_constructs_first() -> None:
+    from conformance._replay._diagnose import _varied
+
+    def pair(label: str, constructs: tuple[str, ...]) -> tuple[ClientReading, Recorded]:
+        recording = Recorded(label, 200, [], [b""], Reading(), constructs)
+        reading = ClientReading("l", "e", "1", "Python", label, Reading(), Reading())
+        return reading, recording
+
+    alike = [pair(f"bom{n}", ("leading BOM",)) for n in range(3)]
+    other = pair("cr", ("bare CR line endings",))
+    order = [reading.stream for reading, _ in _varied([*alike, other])]
+    assert order == ["bom0", "cr", "bom1", "bom2"]

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from conformance._model import ChoiceRead, Reading, ToolCallRead
-from conformance._state import StreamState
+
+if TYPE_CHECKING:
+    from conformance._state import StreamState
 
 
 @dataclass(slots=True)

@@ -21,7 +21,7 @@ def client_matrix(readings: Iterable[ClientReading]) -> list[dict[str, Any]]:
     runtime, the rule that judges it, whether it is available (else why not), how many
     streams it read and how many of them it read exactly, with all content, tool calls
     intact, finish reasons seen and without raising; and each mismatch (the stream's label,
-    what differed, the constructs in the stream)."""
+    what differed, the constructs in the stream, what caused it when diagnosed)."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     rules = _rule_ids()
     for reading in readings:
@@ -37,6 +37,7 @@ def client_matrix(readings: Iterable[ClientReading]) -> list[dict[str, Any]]:
                     "stream": reading.stream,
                     "differences": [d.words for d in differences],
                     "constructs": list(reading.constructs),
+                    "cause": reading.cause or None,
                 }
             )
         else:
@@ -89,7 +90,7 @@ def render_matrix(rows: list[dict[str, Any]]) -> str:
             f"{row['finish_reason_seen']}, raised {row['raised']})"
         )
         for mismatch in row["mismatches"]:
-            constructs = constructs_phrase(tuple(mismatch["constructs"]))
+            cause = mismatch.get("cause") or constructs_phrase(tuple(mismatch["constructs"]))
             lines.append(f"    {mismatch['stream']}: {'; '.join(mismatch['differences'])}")
-            lines.append(f"      ({constructs})")
+            lines.append(f"      {cause}")
     return "\n".join(lines)

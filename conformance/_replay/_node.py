@@ -1,6 +1,6 @@
 """The JavaScript client libraries: installing them (npm ci from the lock file shipped in
-`js/`) into a cache folder, and replaying a whole batch of recordings through them in one
-node process."""
+`js/`) into a cache folder, and the command of the node worker that replays recordings
+through them."""
 
 from __future__ import annotations
 
@@ -12,17 +12,10 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from conformance._model import Reading
-from conformance._replay._recorded import Recorded, reading_from
 
 JS = Path(__file__).parent / "js"
 SCRIPT = "replay.mjs"
 INSTALL_TIMEOUT = 900.0
-BATCH_TIMEOUT = 60.0
-PER_RECORDING = 2.0
-"""Seconds a node batch may take: BATCH_TIMEOUT plus this per recording."""
 CACHE_ENV = "CONFORMANCE_CLIENTS_DIR"
 PACKAGES = {"openai-node": "openai", "vercel-ai": "ai"}
 
@@ -115,9 +108,11 @@ def install() -> Installed:
 
 
 def _script() -> Path:
-    """The replay script, beside the installed node_modules (so that its imports resolve)."""
+    """The replay script, beside the installed node_modules (so that its imports resolve),
+    named by its digest: another version of the suite sharing the folder keeps its own."""
     source = (JS / SCRIPT).read_bytes()
-    target = install_dir() / SCRIPT
+    digest = hashlib.sha256(source).hexdigest()[:12]
+    target = install_dir() / f"{Path(SCRIPT).stem}-{digest}.mjs"
     if not target.exists() or target.read_bytes() != source:
         temporary = target.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_bytes(source)
@@ -125,60 +120,14 @@ def _script() -> Path:
     return target
 
 
-@dataclass(frozen=True, slots=True)
-class NodeBatch:
-    """What one node process read: per recording, a Reading per library; and versions."""
-
-    node: str
-    versions: dict[str, str]
-    readings: list[dict[str, Reading]]
-
-
-def replay_node(recordings: list[Recorded], libraries: list[str]) -> NodeBatch:
-    """Replay every recording through every library of `libraries`, in one node process."""
+def command(folder: Path, libraries: list[str]) -> list[str]:
+    """The node worker of a replay: it reads every recording that lands in `folder` through
+    each of `libraries`, until its standard input ends (see `js/replay.mjs`)."""
     node = shutil.which("node")
     if node is None:
         raise NodeError("node is not installed")
-    batch = {
-        "libraries": libraries,
-        "jobs": [
-            {"status": r.status, "headers": [list(h) for h in r.headers], **_chunks(r)}
-            for r in recordings
-        ],
-    }
-    timeout = BATCH_TIMEOUT + PER_RECORDING * len(recordings)
     try:
-        done = subprocess.run(
-            [node, str(_script())],
-            input=json.dumps(batch).encode(),
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise NodeError(f"the node replay took longer than {timeout:g} s") from None
+        script = _script()
     except OSError as exc:
-        raise NodeError(f"node could not be started: {exc}") from None
-    if done.returncode != 0:
-        error = done.stderr.decode("utf-8", "replace").strip()[-500:]
-        raise NodeError(f"the node replay failed: {error or f'exit status {done.returncode}'}")
-    return _parse(done.stdout, libraries, len(recordings))
-
-
-def _chunks(recording: Recorded) -> dict[str, Any]:
-    import base64
-
-    return {"chunks": [base64.b64encode(c).decode("ascii") for c in recording.chunks]}
-
-
-def _parse(stdout: bytes, libraries: list[str], count: int) -> NodeBatch:
-    try:
-        document = json.loads(stdout)
-        results = document["results"]
-        readings = [{name: reading_from(result[name]) for name in libraries} for result in results]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise NodeError(f"the node replay wrote no readable result: {exc}") from None
-    if len(readings) != count:
-        raise NodeError(f"the node replay returned {len(readings)} results for {count}")
-    versions = {k: str(v) for k, v in (document.get("versions") or {}).items() if v}
-    return NodeBatch(str(document.get("node") or ""), versions, readings)
+        raise NodeError(f"the replay script cannot be put beside the packages: {exc}") from None
+    return [node, str(script), str(folder), *libraries]

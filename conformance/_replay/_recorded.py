@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from conformance._check import StreamResult
 from conformance._coding import normalise
 from conformance._model import (
     ChoiceRead,
@@ -18,13 +17,15 @@ from conformance._model import (
     ToolCallRead,
 )
 from conformance._replay._accumulate import sent_reading
-from conformance.rules.http import is_stream
+
+if TYPE_CHECKING:
+    from conformance._check import StreamResult
 
 RECORD_LIMIT = 1024 * 1024
 """Body bytes kept per stream for replay; a longer stream is not replayed."""
 
 Kind = ObservationKind
-_CONSTRUCTS = {
+CONSTRUCTS = {
     Kind.BOM: "leading BOM",
     Kind.EMPTY_EVENT: "event block without data",
     Kind.MULTILINE_DATA: "multi-line data",
@@ -35,7 +36,10 @@ _CONSTRUCTS = {
     Kind.INVALID_UTF8: "invalid UTF-8",
     Kind.UNTERMINATED_EVENT: "unterminated final event",
 }
-_LINE_ENDINGS = {"CR": "bare CR line endings", "CRLF": "CRLF line endings"}
+LINE_ENDINGS = {"CR": "bare CR line endings", "CRLF": "CRLF line endings"}
+EARLY_COMMENT, LATE_COMMENT = "comment before the first event", "comment between events"
+CHARSET, CODING = "charset={} in Content-Type", "{} content coding"
+"""The names of the constructs client parsers are known to trip on."""
 UTF8 = ("utf-8", "utf8")
 
 
@@ -69,7 +73,8 @@ class Tap:
 @dataclass(slots=True)
 class Recorded:
     """One response to replay: where it came from, its head, its body pieces (content-coded
-    as sent), what the checker read, and the constructs in it."""
+    as sent), what the checker read, the constructs in it, and (when not empty) the only
+    libraries to read it through."""
 
     label: str
     status: int
@@ -77,7 +82,7 @@ class Recorded:
     chunks: list[bytes]
     sent: Reading
     constructs: tuple[str, ...] = ()
-    tags: dict[str, str] = field(default_factory=dict)
+    only: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON data (the body base64-encoded), as a spool file keeps it."""
@@ -88,7 +93,7 @@ class Recorded:
             "chunks": [base64.b64encode(c).decode("ascii") for c in self.chunks],
             "sent": reading_dict(self.sent),
             "constructs": list(self.constructs),
-            "tags": self.tags,
+            "only": list(self.only),
         }
 
     @classmethod
@@ -101,13 +106,15 @@ class Recorded:
             [base64.b64decode(c) for c in data["chunks"]],
             reading_from(data["sent"]),
             tuple(data.get("constructs", ())),
-            dict(data.get("tags", {})),
+            tuple(data.get("only", ())),
         )
 
 
 def replayable(result: StreamResult | None, exchange: Exchange, tap: Tap) -> str | None:
     """Why a stream is not replayed, or None when it is (a 200 event stream the checker read
     to its end, within RECORD_LIMIT)."""
+    from conformance.rules.http import is_stream
+
     if result is None or not is_stream(exchange):
         return "not a 200 text/event-stream response"
     if result.ending is not None:
@@ -145,12 +152,12 @@ def constructs_of(result: StreamResult, exchange: Exchange) -> tuple[str, ...]:
     found: list[str] = []
     first_data = result.transcript.find(b"data:")
     for observation in result.observations:
-        name = _CONSTRUCTS.get(observation.kind)
+        name = CONSTRUCTS.get(observation.kind)
         if observation.kind == Kind.LINE_ENDING:
-            name = _LINE_ENDINGS.get(observation.detail)
+            name = LINE_ENDINGS.get(observation.detail)
         elif observation.kind == Kind.COMMENT:
             early = first_data < 0 or observation.offset < first_data
-            name = "comment before the first event" if early else "comment between events"
+            name = EARLY_COMMENT if early else LATE_COMMENT
         if name and name not in found:
             found.append(name)
     found += _head_constructs(exchange)
@@ -163,10 +170,10 @@ def _head_constructs(exchange: Exchange) -> list[str]:
         key, _, value = part.partition("=")
         charset = value.strip().strip('"').lower()
         if key.strip().lower() == "charset" and charset not in UTF8:
-            out.append(f"charset={charset} in Content-Type")
+            out.append(CHARSET.format(charset))
     coding = normalise(exchange.header("content-encoding"))
     if coding not in ("identity", ""):
-        out.append(f"{coding} content coding")
+        out.append(CODING.format(coding))
     return out
 
 

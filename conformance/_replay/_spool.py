@@ -1,6 +1,7 @@
 """The spool of a live run: each replayable stream is written to a folder as it is judged
-(by whichever pytest process judged it), and replayed in one batch at the end of the
-session, so the node process starts once and the streams cost no memory meanwhile."""
+(by whichever pytest process judged it, the pytest-xdist workers included); the replay
+workers the controller started with the session read each one as it lands (see
+`_engine.Replayer`), so the streams cost no memory meanwhile."""
 
 from __future__ import annotations
 
@@ -32,20 +33,31 @@ def spool(folder: str, exchange: Exchange, result: StreamResult | None, tap: Tap
     if why is not None or result is None:
         name.with_suffix(".skip").write_text(f"{current_label()}: {why}\n", encoding="utf-8")
         return False
-    data = recorded(current_label(), exchange, tap, result).as_dict()
-    temporary = name.with_suffix(".tmp")
-    temporary.write_text(json.dumps(data), encoding="utf-8")
-    temporary.replace(name.with_suffix(".json"))
+    write(name, recorded(current_label(), exchange, tap, result))
     return True
+
+
+def write(name: Path, recording: Recorded) -> None:
+    """Write `recording` as `name`.json, whole: a reader never sees half of it."""
+    temporary = name.with_suffix(".tmp")
+    temporary.write_text(json.dumps(recording.as_dict()), encoding="utf-8")
+    temporary.replace(name.with_suffix(".json"))
+
+
+def spooled_files(folder: str | Path) -> list[tuple[str, Recorded]]:
+    """Every recording in the folder, by file name, in name order (per process, the order
+    written)."""
+    out = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            out.append((path.name, Recorded.from_dict(json.loads(path.read_text("utf-8")))))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return out
 
 
 def spooled(folder: str | Path) -> tuple[list[Recorded], int]:
     """Every stream in the spool, in the order written (per process), and how many
     judged streams were not replayable."""
-    out = []
-    for path in sorted(Path(folder).glob("*.json")):
-        try:
-            out.append(Recorded.from_dict(json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return out, len(list(Path(folder).glob("*.skip")))
+    recordings = [recording for _, recording in spooled_files(folder)]
+    return recordings, len(list(Path(folder).glob("*.skip")))

@@ -136,14 +136,16 @@ class ReportSession:
         return self.certificate
 
     def _replay_clients(self) -> dict[str, Any] | None:
-        """With `--clients`: replay the session's spooled streams in one batch, add the
-        client rules' evidence to the rule results, and return the `clients` member."""
+        """With `--clients`: the readings of the session's spooled streams (by the workers
+        started with it), the client rules' evidence added to the rule results, and the
+        `clients` member."""
         if not self.target.replay:
             return None
         from conformance._report._clients import NAME as REPLAY
-        from conformance._report._clients import replay_spool
+        from conformance._report._clients import REPLAYER, replay_spool
 
-        replayed = replay_spool(self.target.replay, self.target.profile)
+        replayer = self.config.stash.get(REPLAYER, None)
+        replayed = replay_spool(self.target.replay, self.target.profile, replayer)
         self.gatherer.add_session_evidence(REPLAY, replayed.evidence)
         return replayed.member(self.redactor)
 
@@ -175,6 +177,10 @@ class ReportSession:
                 f"{', '.join(baseline['new_failures']) or 'none'}; stale entries: "
                 f"{', '.join(baseline['stale']) or 'none'})"
             )
+        from conformance._report._clients import summary_lines
+
+        for line in summary_lines(certificate.get("clients")):
+            write(line)
         if self.path is not None and self.html is None:
             write(f"certificate: {self.path} (sha256 {certificate['digest']['value']})")
 

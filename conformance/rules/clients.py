@@ -78,15 +78,17 @@ def vercel_ai(reading: ClientReading) -> Iterator[Problem]:
 
 def mismatches(reading: ClientReading) -> Iterator[Problem]:
     """One problem when the library's reading differs from what the stream sent: every
-    difference, the first as expected/received, and the constructs in the stream."""
+    difference, the first as expected/received, and what caused it (as replaying variants
+    of the stream showed), else the constructs in the stream."""
     if reading.got is None:
         return
     differences = differ(reading.sent, reading.got, first_choice_only=reading.first_choice_only)
     if not differences:
         return
     words = "; ".join(d.words for d in differences)
+    cause = reading.cause or constructs_phrase(reading.constructs)
     yield Problem(
-        f"{who(reading)} mis-read the stream: {words}; {constructs_phrase(reading.constructs)}",
+        f"{who(reading)} mis-read the stream: {words}; {cause}",
         expected=differences[0].expected,
         received=differences[0].received,
     )

@@ -1,28 +1,23 @@
 // Replays recorded responses through the JavaScript client libraries, without a network.
 //
-// Run by conformance/_replay/_node.py from the folder `conformance clients install` filled
-// (node_modules beside this file). Reads one JSON batch on stdin:
-//   {"libraries": ["openai-node", "vercel-ai"],
-//    "jobs": [{"status": 200, "headers": [[name, value], ...], "chunks": [base64, ...]}]}
-// and writes one JSON document on stdout: {"versions": {...}, "node": "v20...",
-// "results": [{"openai-node": reading, "vercel-ai": reading}, ...]}, where a reading is
-// {"choices": [{"index", "content", "tool_calls": [{"index", "id", "name", "arguments"}],
-// "finish_reason"}], "chunks": n, "error": null | "Type: message"}.
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+// The node worker of a replay, started by conformance/_replay/_workers.py from the folder
+// `conformance clients install` filled (node_modules beside this file):
+//   node replay.mjs FOLDER LIBRARY...      (LIBRARY: openai-node, vercel-ai)
+// It reads every recording that lands in FOLDER (`*.json`, written whole by a rename:
+// {"status": 200, "headers": [[name, value], ...], "chunks": [base64, ...], "only": [...]})
+// through each library (of those in "only", when it is not empty), in name order, as they
+// land, and writes one JSON line per reading on stdout:
+//   {"file": name, "library": "openai-node", "reading": reading}
+// where a reading is {"choices": [{"index", "content", "tool_calls": [{"index", "id", "name",
+// "arguments"}], "finish_reason"}], "chunks": n, "error": null | "Type: message"}. When its
+// standard input ends, it reads what is left in FOLDER and exits.
+import { readdirSync, readFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
 
-const require = createRequire(import.meta.url);
 const PER_REPLAY_MS = 10000;
+const POLL_MS = 40;
 const URL_BASE = "http://replay.invalid/v1";
 const REQUEST = { model: "replay", messages: [{ role: "user", content: "Hi" }] };
-
-function version(name) {
-  try {
-    return require(`${name}/package.json`).version;
-  } catch {
-    return null;
-  }
-}
 
 // A fetch that answers every request with the recorded response, in its recorded pieces.
 // A real fetch removes a gzip or deflate content coding: so does this one.
@@ -144,9 +139,7 @@ function withTimeout(promise) {
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
 
-async function main() {
-  const batch = JSON.parse(readFileSync(0, "utf8"));
-  const wanted = new Set(batch.libraries);
+async function loadRunners(wanted) {
   const runners = {};
   if (wanted.has("openai-node")) {
     const OpenAI = (await import("openai")).default;
@@ -157,18 +150,60 @@ async function main() {
     const compatible = await import("@ai-sdk/openai-compatible");
     runners["vercel-ai"] = (job) => vercelAi(job, ai, compatible);
   }
-  const results = [];
-  for (const job of batch.jobs) {
-    const out = {};
-    for (const [name, run] of Object.entries(runners)) out[name] = await withTimeout(run(job));
-    results.push(out);
-  }
-  const versions = {
-    "openai-node": version("openai"),
-    "vercel-ai": version("ai"),
-    "@ai-sdk/openai-compatible": version("@ai-sdk/openai-compatible"),
+  return runners;
+}
+
+// Resolves when standard input ends; `wait(ms)` sleeps until then, or for at most `ms`.
+function inputEnd() {
+  let ended = false;
+  let wake = () => {};
+  const end = () => {
+    ended = true;
+    wake();
   };
-  process.stdout.write(JSON.stringify({ node: process.version, versions, results }));
+  process.stdin.on("data", () => {});
+  process.stdin.on("end", end);
+  process.stdin.on("error", end);
+  process.stdin.resume();
+  return {
+    ended: () => ended,
+    wait: (ms) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      }),
+  };
+}
+
+async function main() {
+  const [folder, ...libraries] = process.argv.slice(2);
+  process.on("SIGINT", () => {}); // Ctrl-C is the session's: it ends this worker
+
+  const input = inputEnd();
+  const runners = await loadRunners(new Set(libraries));
+  const seen = new Set();
+  for (;;) {
+    const last = input.ended();
+    const names = readdirSync(folder)
+      .filter((name) => name.endsWith(".json") && !seen.has(name))
+      .sort();
+    for (const name of names) {
+      seen.add(name);
+      const job = JSON.parse(readFileSync(join(folder, name), "utf8"));
+      const only = job.only && job.only.length ? new Set(job.only) : null;
+      for (const [library, run] of Object.entries(runners)) {
+        if (only && !only.has(library)) continue;
+        const reading = await withTimeout(run(job));
+        writeSync(1, JSON.stringify({ file: name, library, reading }) + "\n");
+      }
+    }
+    if (last) break;
+    if (names.length === 0) await input.wait(POLL_MS);
+  }
+  process.exit(0);
 }
 
 main().catch((e) => {
