@@ -688,3 +688,46 @@ def test_the_budget_goes_to_each_set_of_constructs_first() -> None:
     other = pair("cr", ("bare CR line endings",))
     order = [reading.stream for reading, _ in _varied([*alike, other])]
     assert order == ["bom0", "cr", "bom1", "bom2"]
+
+
+def test_the_html_page_shows_the_matrix_linked_to_the_rule() -> None:
+    from conformance._report._page import clients
+
+    def row(library: str, **extra: Any) -> dict[str, Any]:
+        base = {
+            "library": library,
+            "entry": "",
+            "rule": f"client.{library}",
+            "version": "1.0",
+            "runtime": "Node.js 20",
+            "available": True,
+            "unavailable": None,
+            "streams": 4,
+            "exact": 4,
+            "content_read": 4,
+            "tool_calls_intact": 4,
+            "finish_reason_seen": 4,
+            "raised": 0,
+            "mismatches": [],
+        }
+        return {**base, **extra}
+
+    misread = {"stream": "t", "differences": ["d"], "constructs": [], "cause": "caused by <x>"}
+    page = clients(
+        {
+            "clients": {
+                "streams": 4,
+                "matrix": [
+                    row("one", exact=2, raised=1, mismatches=[misread, misread]),
+                    row("two"),
+                    row("three", available=False, unavailable="not available: npm install"),
+                ],
+            }
+        }
+    )
+    assert "Client libraries (4 streams replayed)" in page
+    assert '<a href="#rule-client-one">one</a>' in page  # a mis-reading links to its findings
+    assert "<td>two</td>" in page  # nothing to link to
+    assert "<td>2 of 4</td>" in page and "2 caused by &lt;x&gt;" in page
+    assert '<td colspan="6">not available: npm install</td>' in page
+    assert clients({"clients": None}) == "" and clients({}) == ""

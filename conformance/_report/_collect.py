@@ -31,9 +31,10 @@ SHOWN = 5
 
 
 def short_id(nodeid: str) -> str:
-    """`file::name` of a test, whatever directory pytest was started from."""
-    path, _, rest = nodeid.partition("::")
-    return f"{path.rsplit('/', 1)[-1]}::{rest}"
+    """`file::name` of a test, whatever directory pytest was started from (evidence of the
+    session, not of a test, keeps its name: `client replay`)."""
+    path, sep, rest = nodeid.partition("::")
+    return f"{path.rsplit('/', 1)[-1]}::{rest}" if sep else nodeid
 
 
 @dataclass(slots=True)

@@ -106,6 +106,7 @@ def body(certificate: dict[str, Any], gatherer: Gatherer) -> str:
             verdict(certificate),
             rules_table(certificate),
             rule_sections(certificate, gatherer),
+            clients(certificate),
             errors(certificate),
             timing(gatherer),
             environment(certificate),
@@ -335,6 +336,48 @@ def visible(text: str) -> str:
 
 
 # -- errors, timing, environment -----------------------------------------------------------
+
+
+def clients(certificate: dict[str, Any]) -> str:
+    """With --clients: how each client library read the run's streams, a row per library
+    and entry point, linked to its rule's findings."""
+    member = certificate.get("clients")
+    if not member:
+        return ""
+    rows = "".join(_client_row(row) for row in member["matrix"])
+    return (
+        f'<section id="clients"><h2>Client libraries ({member["streams"]} streams replayed)'
+        "</h2><table><tr><th>library</th><th>version</th><th>runtime</th><th>read exactly</th>"
+        "<th>all content</th><th>tool calls intact</th><th>finish reason seen</th>"
+        f"<th>raised</th><th>mis-read, caused by</th></tr>{rows}</table></section>"
+    )
+
+
+def _client_row(row: dict[str, Any]) -> str:
+    name = f"{row['library']} ({row['entry']})" if row["entry"] else row["library"]
+    if row["rule"] and row["mismatches"]:
+        name = f'<a href="#{_anchor(row["rule"])}">{_e(name)}</a>'
+    else:
+        name = _e(name)
+    if not row["available"]:
+        return (
+            f"<tr><td>{name}</td><td>-</td><td>{_e(row['runtime'])}</td>"
+            f'<td colspan="6">{_e(row["unavailable"])}</td></tr>'
+        )
+    streams = row["streams"]
+    counts = "".join(
+        f"<td>{row[key]} of {streams}</td>"
+        for key in ("exact", "content_read", "tool_calls_intact", "finish_reason_seen")
+    )
+    causes: dict[str, int] = {}
+    for mismatch in row["mismatches"]:
+        cause = mismatch["cause"] or "not diagnosed"
+        causes[cause] = causes.get(cause, 0) + 1
+    caused = "; ".join(f"{n} {cause}" for cause, n in causes.items()) or "-"
+    return (
+        f"<tr><td>{name}</td><td>{_e(row['version'] or '-')}</td><td>{_e(row['runtime'])}</td>"
+        f"{counts}<td>{row['raised']}</td><td>{_e(caused)}</td></tr>"
+    )
 
 
 def errors(certificate: dict[str, Any]) -> str:

@@ -37,12 +37,9 @@ def rule_block(result: dict[str, Any]) -> str:
     head = f"{word} [{result['level']}] {result['id']} - {result['title']}"
     counts = result["counts"]
     more = counts["findings"] - 1
-    tail = (
-        f"\n  ... and {more} more like this, in {counts['failing_tests']} "
-        f"test{'s' if counts['failing_tests'] != 1 else ''}"
-        if more > 0
-        else ""
-    )
+    tests = counts["failing_tests"]
+    where = f", in {tests} tests" if tests > 1 else ""
+    tail = f"\n  ... and {more} more like this{where}" if more > 0 else ""
     return f"{head}\n{first_finding(result)}{tail}"
 
 
