@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import re
 import sys
 from collections.abc import Iterator
@@ -29,12 +30,27 @@ def _target(url: str | None) -> Iterator[str]:
         return
     from conformance.server import ServerThread
 
-    with ServerThread() as server:
+    with _quiet_probed_server(), ServerThread() as server:
         print(
             f"conformance: started the built-in reference server at {server.base_url}",
             file=sys.stderr,
         )
         yield server.base_url
+
+
+@contextlib.contextmanager
+def _quiet_probed_server() -> Iterator[None]:
+    """The run's own probes send the built-in server broken requests and drop connections
+    on purpose; the warnings uvicorn and asyncio log for them are not the user's concern."""
+    loggers = [logging.getLogger(name) for name in ("uvicorn.error", "asyncio")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 @dataclass(frozen=True, slots=True)
