@@ -417,11 +417,20 @@ class Prober:
         return pieces
 
     def _secret_headers(self) -> list[Piece]:
+        """The Authorization header (as `Client.request_headers` chooses it) and every
+        `--header`, each value a variable of the reproduction line."""
         pieces: list[Piece] = []
-        if self.target.api_key:
-            pieces += [b"Authorization: Bearer ", (API_KEY_VARIABLE, self.target.api_key), b"\r\n"]
-        for name, value in self.target.headers:
-            pieces += [f"{name}: ".encode(), (header_variable(name), value), b"\r\n"]
+        source, value = self.target.authorization() or ("", "")
+        if source == "--api-key":
+            pieces += [
+                b"Authorization: Bearer ",
+                (API_KEY_VARIABLE, self.target.api_key or ""),
+                b"\r\n",
+            ]
+        elif source == "the URL's credentials":
+            pieces += [b"Authorization: ", (header_variable("Authorization"), value), b"\r\n"]
+        for name, header in self.target.headers:
+            pieces += [f"{name}: ".encode(), (header_variable(name), header), b"\r\n"]
         return pieces
 
     # -- the exchange -----------------------------------------------------------------------
