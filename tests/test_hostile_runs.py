@@ -79,6 +79,20 @@ def test_a_dripping_target_is_named_unresponsive_after_three_deadlines(
     assert done.peak_mib < PEAK_MIB, done.peak_mib
 
 
+@pytest.mark.parametrize("fault", ["slow-head", "interim-flood"])
+def test_a_head_that_never_ends_stops_the_run_after_three_deadlines(
+    tmp_path: Path, reference_server: ServerThread, fault: str
+) -> None:
+    """Requests and raw probes alike: each ends at the deadline, three make the target
+    unresponsive."""
+    done = _run(tmp_path, reference_server.url(fault=fault), "--deadline", "3")
+    assert done.code == 1, done.output[-3000:]
+    assert "no final status line and headers" in done.stdout
+    assert "the run stopped early: the target is unresponsive: " in done.stdout
+    assert done.seconds <= 3 * 3 + STARTUP, done.seconds
+    assert done.peak_mib < PEAK_MIB, done.peak_mib
+
+
 def test_the_budget_bounds_the_whole_run(tmp_path: Path, reference_server: ServerThread) -> None:
     """The pre-flight request ends at its 4 s deadline, the first test's at the end of the
     6 s budget, and nothing is sent after it."""
