@@ -10,6 +10,7 @@ and last bytes), and says when a stream stopped early.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +18,11 @@ from typing import Any
 import orjson
 
 from conformance._dispatch import Context, Dispatcher
+from conformance._json import excess
 from conformance._model import (
     DEFAULT_PROFILE,
     EVENT_BYTES_LIMIT,
+    Deadline,
     Ending,
     EndingKind,
     Event,
@@ -100,6 +103,9 @@ class StreamChecker:
         context = Context(live, request is not None, head, transport)
         self.dispatch = Dispatcher(self.profile, context, evidence=self._event_bytes)
         self.ending: Ending | None = None
+        self.deadline: Deadline | None = None  # live: when the exchange must be over
+        self._depth, self._values = self.limits.max_depth, self.limits.max_values
+        self._scan = min(2 * self._depth, self._values)  # payloads this short are in bounds
         self._schema = schema_checker(self.profile.chunk_schema)
         self._compiled_is_valid = self._schema.compiled_is_valid
         self._chunk_rules = [(r, r.check) for r in self.dispatch.rules(Scope.CHUNK)]
@@ -137,8 +143,7 @@ class StreamChecker:
             return False
         self._keep(data)
         self.fed = self.parser.feed(data)  # kept for the live client's arrival times
-        for event in self.fed:
-            self._on_event(event)
+        self._on_events(self.fed)
         if len(self.parser.observations) != self._seen_observations:
             self._on_observations()
         self._hold_open_event()
@@ -211,6 +216,17 @@ class StreamChecker:
         )
         self.dispatch.transport(self.ending)
 
+    def _on_events(self, events: list[Event]) -> None:
+        """Judge events; the deadline is checked before each (the work on one is bounded)."""
+        deadline = self.deadline
+        for event in events:
+            if self.ending:
+                return
+            if deadline is not None and time.monotonic() > deadline.at:
+                self.stop(deadline.ending())
+                return
+            self._on_event(event)
+
     def _on_event(self, event: Event) -> None:
         state = self.state
         state.events += 1
@@ -223,6 +239,13 @@ class StreamChecker:
             state.done_offset = event.offset
             return
         self._payloads += 1
+        if len(data) > self._scan:  # measured before it is decoded (see conformance._json)
+            why = excess(data, self._depth, self._values)
+            if why is not None:
+                self._beyond(
+                    EndingKind.JSON_LIMIT, f"the data of event {event.index + 1} {why}", event
+                )
+                return
         try:  # orjson inline: the per-event hot path (see benchmarks/bench_checker.py)
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -234,6 +257,10 @@ class StreamChecker:
                 self._claimed(event, payload)
                 return
         self._on_chunk(event, payload)
+
+    def _beyond(self, kind: EndingKind, reason: str, event: Event) -> None:
+        """Stop at `event`: it is beyond a limit of the client's."""
+        self.stop(Ending(kind, f"{reason} (a limit of the client's)", event.offset, event.index))
 
     def _claimed(self, event: Event, payload: object) -> None:
         """An event rule claimed the payload: it is not a chunk (maybe the end of it all)."""
@@ -254,6 +281,8 @@ class StreamChecker:
             if problem is not None:
                 self.dispatch.report(rule, problem, event)
         state.update(event.index, chunk)
+        if state.over is not None:
+            self._beyond(EndingKind.TRACKING_LIMIT, f"the stream has {state.over}", event)
 
     def _on_observations(self) -> None:
         new = self.parser.observations[self._seen_observations :]
@@ -280,8 +309,7 @@ class StreamChecker:
         dispatch, state = self.dispatch, self.state
         if self._parse_body:
             self._block_start, self._block = self.parser.bytes_seen, b""
-            for event in self.parser.close():
-                self._on_event(event)
+            self._on_events(self.parser.close())
             self._on_observations()
             self._record_pending()
             dispatch.tally(Scope.FRAMING)
@@ -325,21 +353,18 @@ class StreamChecker:
         )
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _decode(data: str) -> Any:
-    """JSON-decode a payload; orjson first, the standard library for what orjson refuses
-    but JSON allows (integers beyond 64 bits). Returns `NOT_JSON` for non-JSON."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        pass
+    """JSON-decode a payload (already within bounds) that orjson refused, with the standard
+    library, for what JSON allows and orjson does not (integers beyond 64 bits, lone
+    surrogate escapes); `NOT_JSON` for non-JSON."""
     try:
         return json.loads(data, parse_constant=_reject_constant)
     except ValueError:
         return NOT_JSON
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def know_request(state: StreamState, request: Mapping[str, Any]) -> None:

@@ -3,6 +3,7 @@ finding per recording, as text for people or JSON for machines."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 import orjson
 
 from conformance._dispatch import Context, Dispatcher
+from conformance._json import escape_controls
 from conformance._model import (
     CLIENT_AREA,
     DEFAULT_PROFILE,
@@ -19,6 +21,7 @@ from conformance._model import (
     Exchange,
     Exit,
     Policy,
+    printable,
 )
 from conformance._offline import (
     Recording,
@@ -36,7 +39,12 @@ KINDS = {"sse": "raw SSE body", "curl": "curl -i capture", "har": "HAR entry"}
 
 
 def render_text(judged: RecordingResult, policy: Policy, *, show_text: bool = False) -> str:
-    """One recording's verdict, its findings, what it could not judge, and its text."""
+    """One recording's verdict, its findings, what it could not judge, and its text (the
+    control characters and lone surrogates of a file name or a stream shown as escapes)."""
+    return printable(_text(judged, policy, show_text))
+
+
+def _text(judged: RecordingResult, policy: Policy, show_text: bool) -> str:
     if judged.unreadable is not None:
         return f"{judged.label}: UNREADABLE: {judged.unreadable}"
     result = judged.result
@@ -80,6 +88,9 @@ def _message_text(judged: RecordingResult) -> list[str]:
             f"    tool call {call.index}: {call.name}({call.arguments})"
             for call in judged.tool_calls.get(index, [])
         ]
+    state = judged.result.state
+    if state is not None and state.text_cut:
+        lines.append("  (the text is cut: past the client's limit on text kept, it was not kept)")
     return lines or ["  (no choice delivered any text)"]
 
 
@@ -99,14 +110,19 @@ def render_json(
     show_text: bool = False,
     clients: list[dict[str, Any]] | None = None,
 ) -> bytes:
-    """Every verdict as one JSON document (with the client matrix, when replayed)."""
+    """Every verdict as one JSON document (with the client matrix, when replayed), in UTF-8
+    whatever the recordings held."""
     document: dict[str, Any] = {
         "recordings": [_as_dict(j, policy, show_text) for j in judged],
         "summary": dict(Counter(j.verdict(policy) for j in judged)),
     }
     if clients is not None:
         document["clients"] = clients
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2)
+    try:
+        text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
+    except TypeError:  # a lone surrogate (from a JSON escape or a file name): UTF-8 has none
+        text = json.dumps(document, indent=2, ensure_ascii=False)
+    return escape_controls(text).encode("utf-8", "backslashreplace")  # a surrogate as its escape
 
 
 def _as_dict(judged: RecordingResult, policy: Policy, show_text: bool) -> dict[str, Any]:

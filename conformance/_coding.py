@@ -18,6 +18,10 @@ class CodingError(ValueError):
     """A content coding that cannot be removed: unsupported, or a corrupt body."""
 
 
+class Truncated(CodingError):
+    """The compressed body ends before its compressed stream does: it was cut short."""
+
+
 def normalise(coding: str | None) -> str:
     """The Content-Encoding value as compared here."""
     return (coding or "identity").strip().lower()
@@ -49,3 +53,5 @@ def _inflate(body: Iterator[bytes], inflater: zlib._Decompress) -> Iterator[byte
             yield tail
     except zlib.error as exc:
         raise CodingError(f"the compressed body is corrupt: {exc}") from exc
+    if not inflater.eof:
+        raise Truncated("the compressed body is truncated: it ends before its compressed stream")

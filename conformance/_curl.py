@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 API_KEY_VARIABLE = "ALPHAEDGE_API_KEY"
 _SAFE_HEADERS = frozenset({"content-type", "accept", "accept-encoding", "user-agent"})
@@ -14,14 +15,21 @@ def header_variable(name: str) -> str:
     return "CONFORMANCE_HEADER_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
+def query_variable(name: str) -> str:
+    """The environment variable a query value of the target URL is written as."""
+    return "CONFORMANCE_QUERY_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
 def curl_command(url: str, headers: dict[str, str], body: bytes) -> str:
     """A shell command that sends the same request; secrets appear as `$VARIABLES`.
 
     Only headers known to carry no secret are written literally; the bearer key is
-    `$ALPHAEDGE_API_KEY` and every other header value `$CONFORMANCE_HEADER_<NAME>`.
+    `$ALPHAEDGE_API_KEY`, every other header value `$CONFORMANCE_HEADER_<NAME>` and every
+    value of the URL's query `$CONFORMANCE_QUERY_<NAME>` (a URL carries no userinfo here:
+    the client sends it as the Authorization header).
     """
     source, data = _body_argument(body)
-    parts = [f"{source}curl -sS -N -i", shlex.quote(url)]
+    parts = [f"{source}curl -sS -N -i", _url_argument(url)]
     for name, value in headers.items():
         parts.append(f"-H {_header_argument(name, value)}")
     parts.append(data)
@@ -49,6 +57,21 @@ def _body_argument(body: bytes) -> tuple[str, str]:
 
 
 _PADDING = re.compile(rb" {4096,}")
+
+
+def _url_argument(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.query:
+        return shlex.quote(url)
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = "&".join(f"{_double_quoted(quote(k))}=${{{query_variable(k)}}}" for k, _ in pairs)
+    return f'"{_double_quoted(base)}?{query}"'
+
+
+def _double_quoted(text: str) -> str:
+    """`text` safe inside double quotes in a POSIX shell."""
+    return re.sub(r'(["\\$`])', r"\\\1", text)
 
 
 def _header_argument(name: str, value: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from conformance._model import (
+    TEXT_LIMIT,
     Answer,
     ClientReading,
     Ending,
@@ -27,6 +28,7 @@ from conformance._model import (
     Probe,
     WireAnswer,
     excerpt,
+    printable,
 )
 from conformance._profiles import Profile, load_profile
 from conformance._registry import STREAM_SCOPES, Problem, Rule, Scope
@@ -291,13 +293,13 @@ class Dispatcher:
             Finding(
                 rule.id,
                 rule.level,
-                problem.message,
-                problem.expected,
-                problem.received,
+                _safe(problem.message),
+                _safe(problem.expected),
+                _safe(problem.received),
                 problem.event_index,
                 problem.offset,
-                problem.json_path,
-                excerpt(event.data) if event is not None else "",
+                _safe(problem.json_path),
+                printable(excerpt(event.data)) if event is not None else "",
                 raw,
             )
         )
@@ -311,6 +313,12 @@ class Dispatcher:
             for rule in self.profile.rules()
             if not self.judged[rule.id] and not self.found[rule.id]
         }
+
+
+def _safe(text: str) -> str:
+    """A finding's text as every output may write it: bounded, and with the control
+    characters and lone surrogates a target can send shown as escapes."""
+    return printable(excerpt(text, TEXT_LIMIT))
 
 
 def why_not_judged(

@@ -7,6 +7,7 @@ and nothing outside the standard library.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,19 @@ EXCERPT_LIMIT = 240
 
 EVENT_BYTES_LIMIT = 4096
 """Bytes of an offending event kept verbatim in a finding."""
+
+DEPTH_LIMIT = 128
+"""Levels of JSON nesting read from a target: far beyond any chunk or HAR file, and far below
+the depth at which a recursive consumer (decoder, encoder, validator, `repr`) breaks."""
+
+VALUES_LIMIT = 100_000
+"""JSON values one payload may hold: a few bytes of JSON (`{},`) decode to a hundred bytes of
+objects, so a 2 MiB event could take hundreds of MiB; no chunk comes near it."""
+
+TEXT_LIMIT = 2000
+"""Characters of a finding's message, expected or received text kept (the rest elided)."""
+
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class Level(enum.StrEnum):
@@ -33,6 +47,18 @@ def excerpt(text: str, limit: int = EXCERPT_LIMIT) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... [{len(text) - limit} more characters]"
+
+
+def printable(text: str) -> str:
+    """`text` safe to write to any output: each control character but tab and line feed, and
+    each lone surrogate (which a JSON escape such as `"\\ud800"` can carry but no UTF-8
+    output can), is written as its escape (`\\x1b`, `\\ud800`)."""
+    return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 @dataclass(slots=True)
@@ -95,6 +121,9 @@ class EndingKind(enum.StrEnum):
     EVENT_LIMIT = "event_limit"
     LINE_LIMIT = "line_limit"  # one line or one event's data over its limit
     HEAD_LIMIT = "head_limit"  # the status line and headers over the client's limit
+    JSON_LIMIT = "json_limit"  # a payload's JSON nests too deep or holds too many values
+    TRACKING_LIMIT = "tracking_limit"  # more choices, tool calls or text than the client keeps
+    BUDGET = "budget"  # the run's whole time budget (--budget) ran out
     BROKEN = "broken"  # the connection failed (or the transfer was cut) before the end
     NOT_HTTP = "not_http"  # the answer is not a valid HTTP response
     DROPPED = "dropped"  # the server closed or reset the connection without answering
@@ -113,6 +142,20 @@ class Ending:
     reason: str
     offset: int | None = None  # bytes of the body read when it stopped
     event_index: int | None = None  # the last event read, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """When a live exchange must be over (a `time.monotonic()` value), and how reading it
+    ends when it is not: the exchange's deadline, or the end of the run's budget."""
+
+    at: float
+    kind: EndingKind
+    reason: str
+
+    def ending(self) -> Ending:
+        """The ending of an exchange still going at `at`."""
+        return Ending(self.kind, self.reason)
 
 
 class Mistake(enum.StrEnum):
@@ -286,7 +329,9 @@ class Limits:
     max_events: int = 100_000
     max_bytes: int = 64 * 1024 * 1024
     max_line: int = 1024 * 1024
-    max_event: int = 8 * 1024 * 1024
+    max_event: int = 2 * 1024 * 1024  # twice a line: 8 streams at once stay within memory
+    max_depth: int = DEPTH_LIMIT
+    max_values: int = VALUES_LIMIT
 
 
 @dataclass(slots=True)

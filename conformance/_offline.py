@@ -19,16 +19,18 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from conformance._check import StreamChecker, StreamResult
-from conformance._coding import CodingError, decoded
+from conformance._coding import IDENTITY, CodingError, Truncated, decoded, normalise
+from conformance._json import TooDeep, dumps
 from conformance._model import (
     DEFAULT_POLICY,
+    DEPTH_LIMIT,
     Ending,
     EndingKind,
     Exchange,
@@ -50,6 +52,11 @@ UNLIMITED = 1 << 62
 _DATA_LINE = re.compile(rb"[\r\n]data:")
 _CURL_EXIT = re.compile(rb"### curl exit code (\d+)\s*\Z")
 _STATUS = re.compile(rb"HTTP/[\d.]+ +(\d{3})(?: +([^\r\n]*))?")
+_HEAD_END = re.compile(rb"\r\n\r\n|\n\n")
+_NEWLINES = re.compile(rb"[\r\n]*")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\r\n]*)?\r?\n")
+CHUNK_LINE_LIMIT = 4096
+"""Bytes of a chunk-size line (with its extensions) read before the framing is refused."""
 
 
 class UnreadableError(Exception):
@@ -58,15 +65,7 @@ class UnreadableError(Exception):
 
 def offline_limits(limits: Limits | None = None) -> Limits:
     """Limits for a recording: no event or byte limit (memory stays flat), lines as live."""
-    base = limits or Limits()
-    return Limits(
-        idle_timeout=base.idle_timeout,
-        deadline=base.deadline,
-        max_events=UNLIMITED,
-        max_bytes=UNLIMITED,
-        max_line=base.max_line,
-        max_event=base.max_event,
-    )
+    return replace(limits or Limits(), max_events=UNLIMITED, max_bytes=UNLIMITED)
 
 
 @dataclass(slots=True)
@@ -79,6 +78,12 @@ class Recording:
     exchange: Exchange | None = None
     request: dict[str, Any] | None = None
     failure: str | None = None  # the transfer failed (known once the body is read)
+
+    @property
+    def compressed(self) -> bool:
+        """Whether the recorded body has a content coding to remove."""
+        coding = self.exchange.header("content-encoding") if self.exchange else None
+        return normalise(coding) not in IDENTITY
 
 
 @dataclass(slots=True)
@@ -125,16 +130,16 @@ class RecordingResult:
 # -- reading ------------------------------------------------------------------------------
 
 
-def recordings(path: Path) -> Iterator[Recording]:
+def recordings(path: Path, *, depth: int = DEPTH_LIMIT) -> Iterator[Recording]:
     """The recorded responses in `path`: one, or one per HAR entry. A body is read from the
-    file only as it is iterated."""
+    file only as it is iterated; a HAR nested more than `depth` levels is refused."""
     head = next(_file_pieces(path), b"")
     if not head:
         raise UnreadableError(f"{path}: the file is empty")
     kind = _sniff(path, head)
     if kind == "har":
         with _open(path) as handle:
-            yield from _har(path, handle)
+            yield from _har(path, handle, depth)
     elif kind == "curl":
         yield _curl(str(path), _file_pieces(path))
     else:
@@ -173,64 +178,72 @@ def _sniff(path: Path, head: bytes) -> str:
 
 
 def _curl(label: str, pieces: Iterator[bytes]) -> Recording:
-    buffer = bytearray()
+    head = _CurlHead()
     for piece in pieces:
-        buffer += piece
-        parsed = _curl_head(bytes(buffer))
+        parsed = head.add(piece)
         if parsed is not None:
             meta, exchange, rest = parsed
             recording = Recording(label, "curl", (), exchange, _request(meta))
-            recording.body = _decoded(exchange, _curl_body(recording, rest, pieces))
+            body = _curl_body(recording, rest, pieces)
+            if "chunked" in (exchange.header("transfer-encoding") or "").lower():
+                body = _raw_chunks(recording, body)
+            recording.body = _decoded(recording, exchange, body)
             return recording
-        if len(buffer) > HEAD_LIMIT:
+        if len(head.data) > HEAD_LIMIT:
             break
-    exit_code = _CURL_EXIT.search(bytes(buffer[-TAIL:]))
+    exit_code = _CURL_EXIT.search(bytes(head.data[-TAIL:]))
     why = f" (curl exit code {exit_code.group(1).decode()})" if exit_code else ""
     raise UnreadableError(f"{label}: no complete HTTP status line and headers{why}")
 
 
-def _curl_head(data: bytes) -> tuple[dict[str, str], Exchange, bytes] | None:
-    """`###` meta lines, the final response head, and the body bytes after it (or None
-    while the head is incomplete). Interim 1xx heads and a proxy's CONNECT answer are
-    skipped, as curl -i prints them before the real one."""
-    meta: dict[str, str] = {}
-    position = 0
-    while True:
-        line_end = data.find(b"\n", position)
-        if line_end < 0:
+class _CurlHead:
+    """The `###` meta lines and the final response head of a curl capture, read as its
+    pieces arrive, each byte once: a capture of many interim heads is read in linear time.
+    Interim 1xx heads and a proxy's CONNECT answer are skipped, as curl -i prints them
+    before the real one."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.position = 0  # what is before it is read
+        self.meta: dict[str, str] = {}
+        self.in_heads = False  # past the `###` lines
+
+    def add(self, piece: bytes) -> tuple[dict[str, str], Exchange, bytes] | None:
+        """The meta lines, the final head and the body bytes after it, once complete."""
+        self.data += piece
+        if not self.in_heads and not self._meta_lines():
             return None
-        line = data[position:line_end].rstrip(b"\r")
-        if line.startswith(b"HTTP/"):
-            break
-        if line.startswith(b"### "):
-            key, _, value = line[4:].decode("utf-8", "replace").partition(":")
-            meta[key.strip()] = value.strip()
-        position = line_end + 1
-    return _response_head(data, position, meta)
+        return self._heads()
 
+    def _meta_lines(self) -> bool:
+        data = self.data
+        while (line_end := data.find(b"\n", self.position)) >= 0:
+            line = bytes(data[self.position : line_end]).rstrip(b"\r")
+            if line.startswith(b"HTTP/"):
+                self.in_heads = True
+                return True
+            if line.startswith(b"### "):
+                key, _, value = line[4:].decode("utf-8", "replace").partition(":")
+                self.meta[key.strip()] = value.strip()
+            self.position = line_end + 1
+        return False
 
-def _response_head(
-    data: bytes, position: int, meta: dict[str, str]
-) -> tuple[dict[str, str], Exchange, bytes] | None:
-    while True:
-        end, after = _head_end(data, position)
-        if end < 0:
-            return None
-        lines = data[position:end].replace(b"\r\n", b"\n").split(b"\n")
-        exchange = _exchange(lines, meta)
-        interim = exchange.status is not None and (
-            100 <= exchange.status < 200 or exchange.reason.lower() == "connection established"
-        )
-        if not interim or not data[after:].lstrip(b"\r\n").startswith(b"HTTP/"):
-            return meta, exchange, data[after:]
-        position = after + (len(data[after:]) - len(data[after:].lstrip(b"\r\n")))
-
-
-def _head_end(data: bytes, start: int) -> tuple[int, int]:
-    ends = [
-        (i, i + len(sep)) for sep in (b"\r\n\r\n", b"\n\n") if (i := data.find(sep, start)) >= 0
-    ]
-    return min(ends) if ends else (-1, -1)
+    def _heads(self) -> tuple[dict[str, str], Exchange, bytes] | None:
+        data = self.data
+        while (found := _HEAD_END.search(data, self.position)) is not None:
+            lines = bytes(data[self.position : found.start()]).replace(b"\r\n", b"\n")
+            exchange = _exchange(lines.split(b"\n"), self.meta)
+            interim = exchange.status is not None and (
+                100 <= exchange.status < 200 or exchange.reason.lower() == "connection established"
+            )
+            following = _NEWLINES.match(data, found.end()).end()  # type: ignore[union-attr]
+            rest = data[following : following + 5]
+            if interim and len(rest) < 5 and b"HTTP/".startswith(rest):
+                return None  # what follows an interim head is not read yet
+            if not interim or not data.startswith(b"HTTP/", following):
+                return self.meta, exchange, bytes(data[found.end() :])
+            self.position = following
+        return None
 
 
 def _exchange(lines: list[bytes], meta: dict[str, str]) -> Exchange:
@@ -240,6 +253,8 @@ def _exchange(lines: list[bytes], meta: dict[str, str]) -> Exchange:
     if match:
         exchange.status = int(match.group(1))
         exchange.reason = (match.group(2) or b"").decode("latin-1").strip()
+    else:  # kept whole, so that what stood there can be shown
+        exchange.reason = lines[0][:200].decode("latin-1")
     for line in lines[1:]:
         name, sep, value = line.decode("latin-1").partition(":")
         if sep:
@@ -274,17 +289,110 @@ def _curl_body(recording: Recording, rest: bytes, pieces: Iterator[bytes]) -> It
         yield held
 
 
-def _decoded(exchange: Exchange, body: Iterator[bytes]) -> Iterator[bytes]:
+def _raw_chunks(recording: Recording, body: Iterator[bytes]) -> Iterator[bytes]:
+    """The body of a capture that kept the chunked framing on the wire (`curl --raw`), with
+    the framing removed; the body as it is when curl removed it (its first line is then
+    not a chunk size). A framing cut short or broken ends the body as a failed transfer."""
+    data = b""
+    for piece in body:
+        data += piece
+        if b"\n" in data or len(data) > CHUNK_LINE_LIMIT:
+            break
+    if not _CHUNK_SIZE.match(data):
+        yield data
+        yield from body
+        return
+    yield from _Chunks(recording, data, body).body()
+
+
+class _Chunks:
+    """Removes HTTP/1.1 chunked framing (RFC 9112 7.1) from a stream of pieces, by positions
+    (a framing of tiny chunks costs no copy per chunk) and in READ_SIZE pieces of body."""
+
+    def __init__(self, recording: Recording, data: bytes, pieces: Iterator[bytes]) -> None:
+        self.recording = recording
+        self.data = data
+        self.pos = 0  # in `data`
+        self.pieces = pieces
+        self.offset = 0  # bytes of framed body consumed before `data`
+
+    def body(self) -> Iterator[bytes]:
+        out: list[bytes] = []
+        size = 0
+        for part in self._parts():
+            out.append(part)
+            size += len(part)
+            if size >= READ_SIZE:
+                yield b"".join(out)
+                out, size = [], 0
+        if out:
+            yield b"".join(out)
+
+    def _parts(self) -> Iterator[bytes]:
+        while (size := self._size_line()) is not None and size > 0:  # 0: the last chunk
+            yield from self._chunk(size)
+            if not self._ends_chunk():
+                return
+
+    def _more(self) -> bool:
+        piece = next(self.pieces, b"")
+        self.offset += self.pos
+        self.data, self.pos = self.data[self.pos :] + piece, 0
+        return bool(piece)
+
+    def _size_line(self) -> int | None:
+        while (found := _CHUNK_SIZE.match(self.data, self.pos)) is None:
+            if len(self.data) - self.pos >= CHUNK_LINE_LIMIT or not self._more():
+                self._fail("a chunk-size line is expected")
+                return None
+        self.pos = found.end()
+        return int(found.group(1), 16)
+
+    def _chunk(self, left: int) -> Iterator[bytes]:
+        while left:
+            if self.pos >= len(self.data) and not self._more():
+                self._fail(f"the body ends {left:,} bytes into a chunk")
+                return
+            part = self.data[self.pos : self.pos + left]
+            self.pos += len(part)
+            left -= len(part)
+            yield part
+
+    def _ends_chunk(self) -> bool:
+        if self.recording.failure:
+            return False
+        while len(self.data) - self.pos < 2 and self._more():
+            pass
+        for ending in (b"\r\n", b"\n"):
+            if self.data.startswith(ending, self.pos):
+                self.pos += len(ending)
+                return True
+        self._fail("a chunk's data is not followed by a line break")
+        return False
+
+    def _fail(self, why: str) -> None:
+        at = self.offset + self.pos
+        if self.pos >= len(self.data):
+            why += ": the body ends without the zero-length last chunk"
+        self.recording.failure = (
+            f"the transfer failed: the chunked framing breaks at byte {at:,} of the body "
+            f"as recorded: {why}"
+        )
+
+
+def _decoded(recording: Recording, exchange: Exchange, body: Iterator[bytes]) -> Iterator[bytes]:
     try:
         pieces = decoded(body, exchange.header("content-encoding"))
     except CodingError as exc:
         raise UnreadableError(f"the body cannot be read: {exc}") from None
-    return _unreadable_on_corruption(pieces)
+    return _unreadable_on_corruption(recording, pieces)
 
 
-def _unreadable_on_corruption(pieces: Iterator[bytes]) -> Iterator[bytes]:
+def _unreadable_on_corruption(recording: Recording, pieces: Iterator[bytes]) -> Iterator[bytes]:
     try:
         yield from pieces
+    except Truncated as exc:  # what arrived is judged; the cut is a failed transfer
+        recording.failure = f"the transfer failed: {exc}"
     except CodingError as exc:
         raise UnreadableError(str(exc)) from None
 
@@ -292,20 +400,101 @@ def _unreadable_on_corruption(pieces: Iterator[bytes]) -> Iterator[bytes]:
 # -- HAR ------------------------------------------------------------------------------------
 
 
-def _har(path: Path, handle: IO[bytes]) -> Iterator[Recording]:
+def _har(path: Path, handle: IO[bytes], depth: int) -> Iterator[Recording]:
     import ijson  # type: ignore[import-untyped]
 
     found = 0
     try:
-        for number, entry in enumerate(ijson.items(handle, "log.entries.item", use_float=True)):
+        for number, entry in enumerate(_har_entries(handle, depth)):
             response = entry.get("response") if isinstance(entry, dict) else None
             if isinstance(response, dict) and _har_event_stream(response):
                 found += 1
                 yield _har_recording(f"{path}#entry{number}", entry, response)
     except ijson.JSONError as exc:
         raise UnreadableError(f"{path}: not a valid HAR (JSON) file: {exc}") from None
+    except TooDeep:
+        raise UnreadableError(
+            f"{path}: the HAR file nests JSON arrays and objects deeper than the reader's "
+            f"limit of {depth} levels"
+        ) from None
     if not found:
         raise UnreadableError(f"{path}: no HAR entry has a text/event-stream response")
+
+
+_ENTRIES = ["log", "entries", "item"]
+
+
+def _har_entries(handle: IO[bytes], depth: int) -> Iterator[Any]:
+    """Each member of the HAR's `log.entries`, built one at a time from ijson's basic events
+    (which carry no path: the path ijson would build per level makes deep nesting cost the
+    square of its depth). Raises `TooDeep` past `depth` levels of nesting."""
+    import ijson
+
+    path: list[str | None] = []  # per open container: the member's key, or "item"
+    entry = _Builder()
+    for event, value in ijson.basic_parse(handle, use_float=True):
+        if event == "map_key":
+            path[-1] = value
+            entry.key(value)
+        elif event in ("end_map", "end_array"):
+            path.pop()
+            if entry.close():
+                yield entry.take()
+        else:
+            starts = event in ("start_map", "start_array")
+            if entry.building or path == _ENTRIES:
+                entry.add(event, value)
+            if starts:
+                if len(path) >= depth:
+                    raise TooDeep(f"nested deeper than {depth} levels")
+                path.append("item" if event == "start_array" else None)
+            elif entry.done():
+                yield entry.take()
+
+
+class _Builder:
+    """Builds one JSON value from ijson's basic events, without recursion."""
+
+    def __init__(self) -> None:
+        self.open: list[Any] = []  # the containers not yet closed, outermost first
+        self.keys: list[str | None] = []  # per open map, the key of its next member
+        self.value: Any = None
+        self.building = False
+
+    def add(self, event: str, value: Any) -> None:
+        """A value starts: a scalar, or a container that later events fill."""
+        made: Any = {} if event == "start_map" else [] if event == "start_array" else value
+        if self.open:
+            parent = self.open[-1]
+            if isinstance(parent, list):
+                parent.append(made)
+            else:
+                parent[self.keys[-1]] = made
+        else:
+            self.value, self.building = made, True
+        if event in ("start_map", "start_array"):
+            self.open.append(made)
+            self.keys.append(None)
+
+    def key(self, name: str) -> None:
+        if self.open:
+            self.keys[-1] = name
+
+    def close(self) -> bool:
+        """A container ends; whether that completes the value."""
+        if not self.open:
+            return False
+        self.open.pop()
+        self.keys.pop()
+        return not self.open
+
+    def done(self) -> bool:
+        """Whether a scalar value was just completed (it opens nothing)."""
+        return self.building and not self.open
+
+    def take(self) -> Any:
+        value, self.value, self.building = self.value, None, False
+        return value
 
 
 def _har_event_stream(response: dict[str, Any]) -> bool:
@@ -369,12 +558,18 @@ def judge(
     tap: Tap | None = None,
 ) -> RecordingResult:
     """Judge one recording with every rule of `profile` that a recording can show; `tap`
-    keeps the body's pieces (decoded) for client replay."""
+    keeps the body's pieces (decoded) for client replay.
+
+    A compressed body is read up to the live byte limit: a few hundred KiB of recording may
+    inflate a thousandfold, and judging it must not take a thousand times as long."""
     if tap is not None:
         recording.body = tap.tap(recording.body)
+    bounds = offline_limits(limits)
+    if recording.compressed:
+        bounds = replace(bounds, max_bytes=(limits or Limits()).max_bytes)
     checker = StreamChecker(
         profile=profile,
-        limits=offline_limits(limits),
+        limits=bounds,
         live=False,
         keep_text=keep_text or tap is not None,
         request=recording.request,
@@ -443,8 +638,6 @@ def _tool_calls(checker: StreamChecker) -> dict[int, list[ToolCallText]]:
     calls: dict[int, list[ToolCallText]] = {}
     for index, choice in sorted(checker.state.choices.items()):
         for call in sorted(choice.tools.values(), key=lambda c: c.index):
-            arguments = (
-                "".join(call.arguments) if call.whole is None else orjson.dumps(call.whole).decode()
-            )
+            arguments = "".join(call.arguments) if call.whole is None else dumps(call.whole)
             calls.setdefault(index, []).append(ToolCallText(call.index, call.name or "", arguments))
     return calls

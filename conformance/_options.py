@@ -49,6 +49,12 @@ def _mib(value: str) -> int:
     return int(float(value) * 1024 * 1024)
 
 
+def _at_least(value: float, floor: float) -> float:
+    if not value >= floor:  # NaN too
+        raise ValueError(f"must be at least {floor:g}")
+    return value
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -150,6 +156,21 @@ OPTIONS = (
     REPORT_HTML,
     REPORT_JUNIT,
     BASELINE,
+    Option(
+        "--budget",
+        "Seconds the whole run may spend on the target; requests still due when it is spent "
+        "are not sent (their tests end without a verdict).",
+        600.0,
+        lambda v: _at_least(float(v), 1.0),
+        shown="600",
+    ),
+    Option(
+        "--unresponsive-after",
+        "Transport failures in a row (no answer in time, a reset, no HTTP) after which the "
+        "target is unresponsive and the run sends nothing more.",
+        3,
+        _positive,
+    ),
 )
 
 HEADER_HELP = "Extra request header 'Name: value' (repeatable); its value is never written out."

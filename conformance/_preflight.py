@@ -12,10 +12,10 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import orjson
-
 from conformance._client import Client, LiveResult, Target, TargetUnreachable
 from conformance._curl import API_KEY_VARIABLE, redact
+from conformance._json import dumps, loads
+from conformance._model import DEPTH_LIMIT
 from conformance.rules.framing import error_message
 
 DEADLINE = 15.0
@@ -84,8 +84,8 @@ def _problem(client: Client, live: LiveResult) -> str | None:
 def _server_message(live: LiveResult, target: Target) -> str:
     """`: "<the server's own message>"` from a JSON error body, redacted; else ''."""
     try:
-        body: Any = orjson.loads(live.body)
-    except orjson.JSONDecodeError:
+        body: Any = loads(live.body, DEPTH_LIMIT)
+    except ValueError:  # not JSON, or nested beyond the bounds
         text = live.body[:MESSAGE_LIMIT].decode("utf-8", "replace").strip()
     else:
         text = error_message(body) if isinstance(body, dict) else str(body)
@@ -97,15 +97,15 @@ def _names_model(live: LiveResult, model: str) -> bool:
     """Whether a 4xx answer blames the requested model (its name, `param: model`, or a
     `model_not_found` code)."""
     try:
-        body: Any = orjson.loads(live.body)
-    except orjson.JSONDecodeError:
+        body: Any = loads(live.body, DEPTH_LIMIT)
+    except ValueError:  # not JSON, or nested beyond the bounds
         return model in live.body.decode("utf-8", "replace")
     error = body.get("error", body) if isinstance(body, dict) else {}
     if isinstance(error, dict) and (
         error.get("param") == "model" or "model" in str(error.get("code", ""))
     ):
         return True
-    return bool(model) and model in orjson.dumps(body).decode()
+    return bool(model) and model in dumps(body)
 
 
 def suggested_base(url: str) -> str:

@@ -111,6 +111,13 @@ class _Connection:
         self.limits = limits = target.limits
         self.idle = limits.idle_timeout
         self.deadline = time.monotonic() + limits.deadline
+        self.over = f"the probe was still reading after the {limits.deadline:g} s deadline"
+        self.over_kind = EndingKind.DEADLINE
+        budget = target.time_budget
+        if budget is not None and time.monotonic() + budget.left() < self.deadline:
+            self.deadline = time.monotonic() + budget.left()
+            self.over = f"the run's budget of {budget.seconds:g} s (--budget) ran out during it"
+            self.over_kind = EndingKind.BUDGET
         self.total = 0  # bytes received
         self.buffer = bytearray()
         self.received = bytearray()
@@ -141,8 +148,7 @@ class _Connection:
         """Read what arrives next into the buffer (raises _Ended, _TimedOut)."""
         left = self.deadline - time.monotonic()
         if left <= 0:
-            limit = f"the probe was still reading after the {self.limits.deadline:g} s deadline"
-            raise _Limit(EndingKind.DEADLINE, limit)
+            raise _Limit(self.over_kind, self.over)
         if self.total > self.limits.max_bytes:
             limit = f"the answer exceeded the byte limit ({self.limits.max_bytes:,} bytes)"
             raise _Limit(EndingKind.BYTE_LIMIT, limit)
@@ -318,8 +324,16 @@ class Prober:
     def run(self, probe: Probe) -> LiveResult:
         """Send `probe` and judge what came back with every rule that judges it."""
         plan = self.plan(probe)
+        budget = self.target.time_budget
+        if budget is not None:  # the run's: a probe is a request like any other
+            budget.admit(self.target.endpoint)
         started = time.monotonic()
-        conn = _Connection(self.target, self.host, self.port, self.tls)
+        try:
+            conn = _Connection(self.target, self.host, self.port, self.tls)
+        except TargetUnreachable as exc:
+            if budget is not None:
+                budget.record(str(exc))
+            raise
         try:
             answer = self._exchange(conn, probe, plan)
         finally:
@@ -327,6 +341,9 @@ class Prober:
         live = self._result(probe, plan, answer, conn)
         live.timing.first_byte = conn.first_byte
         live.timing.total = time.monotonic() - started
+        if budget is not None:
+            ending = live.ending
+            budget.record(ending.reason if ending and live.unanswered else None)
         return live
 
     # -- the requests ---------------------------------------------------------------------
@@ -417,11 +434,20 @@ class Prober:
         return pieces
 
     def _secret_headers(self) -> list[Piece]:
+        """The Authorization header (as `Client.request_headers` chooses it) and every
+        `--header`, each value a variable of the reproduction line."""
         pieces: list[Piece] = []
-        if self.target.api_key:
-            pieces += [b"Authorization: Bearer ", (API_KEY_VARIABLE, self.target.api_key), b"\r\n"]
-        for name, value in self.target.headers:
-            pieces += [f"{name}: ".encode(), (header_variable(name), value), b"\r\n"]
+        source, value = self.target.authorization() or ("", "")
+        if source == "--api-key":
+            pieces += [
+                b"Authorization: Bearer ",
+                (API_KEY_VARIABLE, self.target.api_key or ""),
+                b"\r\n",
+            ]
+        elif source == "the URL's credentials":
+            pieces += [b"Authorization: ", (header_variable("Authorization"), value), b"\r\n"]
+        for name, header in self.target.headers:
+            pieces += [f"{name}: ".encode(), (header_variable(name), header), b"\r\n"]
         return pieces
 
     # -- the exchange -----------------------------------------------------------------------

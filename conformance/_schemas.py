@@ -140,6 +140,10 @@ def _compile(name: str) -> Any:
     )
 
 
+ERRORS_LIMIT = 100
+"""Schema errors explained per instance; the validation of the rest is not done."""
+
+
 @dataclass(frozen=True, slots=True)
 class SchemaError:
     """One failing leaf of a schema validation, attributed to a rule."""
@@ -182,14 +186,16 @@ class SchemaChecker:
         """
         return self._compiled.is_valid  # type: ignore[no-any-return]
 
-    def errors(self, instance: object) -> list[SchemaError]:
-        """One `SchemaError` per failing leaf (empty when `instance` is valid)."""
-        found: list[SchemaError] = []
+    def errors(self, instance: object, limit: int = ERRORS_LIMIT) -> list[SchemaError]:
+        """One `SchemaError` per failing leaf, the first `limit` of them (empty when
+        `instance` is valid). Validation stops there: a chunk listing thousands of broken
+        items costs no more than `limit` errors."""
+        found: dict[SchemaError, None] = {}  # distinct, in order
         for error in _leaves(self._rich.iter_errors(instance)):
-            for converted in self._convert(error):
-                if converted not in found:
-                    found.append(converted)
-        return found
+            found.update(dict.fromkeys(self._convert(error)))
+            if len(found) >= limit:
+                break
+        return list(found)[:limit]
 
     def _convert(self, error: ValidationError) -> list[SchemaError]:
         nodes = self._nodes(error)

@@ -11,7 +11,9 @@ Four tiers give the same events and observations; they differ only in speed:
 - `_bulk`: a run of ordinary `data: ...` events is checked and cut with C-level bytes
   methods and its events built in C-level passes (`map`), a feed at a time;
 - `_blocks`: a block that is a single data line is dispatched by a short loop;
-- `_line`: everything else, one line at a time, recording what it sees.
+- `_line`: everything else, one line at a time, recording what it sees; a run of identical
+  lines (blank lines, keep-alive comments, a repeated field) is interpreted once and
+  counted, so a flood of tiny lines costs about what the same bytes of events cost.
 
 Lines are cut on bytes and decoded one line (or one run) at a time: a line break is ASCII and
 never part of a multi-byte sequence, so this equals decoding first, and the byte offsets of
@@ -20,7 +22,7 @@ events and of invalid UTF-8 come for free.
 
 from __future__ import annotations
 
-from itertools import accumulate, islice, repeat, starmap
+from itertools import accumulate, groupby, islice, repeat, starmap
 from operator import contains
 
 from conformance._model import Event, Observation, excerpt
@@ -67,6 +69,27 @@ def _retry_detail(value: str) -> str:
     return f"ignored (not only ASCII digits): {excerpt(value, _DETAIL)}"
 
 
+def _value(text: str) -> str:
+    """The value of a field line: after the first colon, one leading space dropped."""
+    value = text.partition(":")[2]
+    return value[1:] if value[:1] == " " else value
+
+
+def _comment_detail(text: str) -> str:
+    return excerpt(text[1:], _DETAIL)
+
+
+def _observed(name: str, value: str) -> tuple[str, str]:
+    """The observation (kind, detail) of a field line other than `data`."""
+    if name == "event":
+        return Kind.EVENT_NAME, excerpt(value, _DETAIL)
+    if name == "id":
+        return Kind.ID_FIELD, _id_detail(value)
+    if name == "retry":
+        return Kind.RETRY_FIELD, _retry_detail(value)
+    return Kind.UNKNOWN_FIELD, excerpt(name, _DETAIL)
+
+
 def _id_detail(value: str) -> str:
     """Observation detail of an `id:` field: the value, and whether a client ignores it."""
     shown = excerpt(value.replace("\0", "\\0"), _DETAIL)
@@ -80,7 +103,7 @@ class SSEParser:
     offsets in the body, a leading BOM included.
     """
 
-    def __init__(self, *, max_line: int = 1 << 20, max_event: int = 8 << 20) -> None:
+    def __init__(self, *, max_line: int = 1 << 20, max_event: int = 2 << 20) -> None:
         self.max_line = max_line
         self.max_event = max_event
         self.observations: list[Observation] = []
@@ -104,7 +127,8 @@ class SSEParser:
     def _reset(self) -> None:
         """Forget the pending event (after a blank line)."""
         self._start = -1  # offset of the pending event's first line, -1 when none
-        self._data: list[str] = []
+        self._data = bytearray()  # the data lines, UTF-8, joined by LF (no object per line)
+        self._data_lines = 0
         self._data_bytes = 0
         self._type = ""
         self._fields = 0  # non-comment field lines
@@ -277,16 +301,43 @@ class SSEParser:
         if not lines[-1].endswith(b"\n"):  # partial, or a CR that may start a CRLF
             lines.pop()
         pos = base
-        for raw in lines:
-            style = _style_of(raw)
-            size = 2 if style == "CRLF" else 1
-            self._line(raw[:-size], pos, pos + len(raw))
-            self.line_endings[style] += 1
-            self._ending(style, pos + len(raw) - size)
-            pos += len(raw)
-            if self._stopped:
-                break
+        for blank, group in groupby(lines, key=_STYLE.__contains__):
+            run = list(group)
+            if blank:
+                self._blank_lines(run, pos)
+                pos += sum(map(len, run))
+                continue
+            for raw, same in groupby(run):
+                count = len(list(same))
+                self._mixed_line(raw, count, pos)
+                pos += len(raw) * count
+                if self._stopped:
+                    return pos - base
         return pos - base
+
+    def _mixed_line(self, raw: bytes, count: int, pos: int) -> None:
+        """`count` copies of the line `raw` (its ending included) at `pos`."""
+        style = _style_of(raw)
+        size = 2 if style == "CRLF" else 1
+        self._line(raw[:-size], pos, pos + len(raw))
+        self.line_endings[style] += count
+        self._ending(style, pos + len(raw) - size)
+        if count > 1 and not self._stopped:
+            self._again(raw[:-size], count - 1, pos + len(raw), len(raw))
+
+    def _blank_lines(self, run: list[bytes], pos: int) -> None:
+        """A run of blank lines of any endings at `pos`: the first may dispatch an event, the
+        others find nothing pending; each ending is counted, a new style observed."""
+        self._line(b"", pos, pos + len(run[0]))
+        firsts = []
+        for ending, style in _STYLE.items():
+            count = run.count(ending)
+            self.line_endings[style] += count
+            if count and style not in self._styles:
+                at = run.index(ending)
+                firsts.append((at, style, pos + sum(map(len, run[:at]))))
+        for _, style, offset in sorted(firsts):
+            self._ending(style, offset)
 
     def _ending(self, style: str, offset: int) -> None:
         """Observe the first use of each line-ending style."""
@@ -352,15 +403,33 @@ class SSEParser:
         blocks = region.split(newline + newline)
         tail = blocks.pop()
         pos = base
-        for block in blocks:
-            after = pos + len(block) + 2 * size
-            if self._start >= 0 or not self._quick(block, pos, after, newline):
-                self._lines([*block.split(newline), b""], pos, size)
+        for block, run in groupby(blocks):
+            count = len(list(run))
+            if block:  # an empty block: two more blank lines, and nothing is pending
+                self._block_run(block, count, pos, newline)
                 if self._stopped:
                     return
-            pos = after
+            pos += (len(block) + 2 * size) * count
         if tail:
             self._lines(tail[:-size].split(newline), pos, size)
+
+    def _block_run(self, block: bytes, count: int, pos: int, newline: bytes) -> None:
+        """`count` copies of a block of lines, each followed by a blank line."""
+        size = len(newline)
+        step = len(block) + 2 * size
+        for number in range(count):
+            start = pos + number * step
+            if self._start < 0 and self._quick(block, start, start + step, newline):
+                continue
+            events, seen, tally = self._count, len(self.observations), dict(self._tally)
+            self._lines([*block.split(newline), b""], start, size)
+            if self._stopped:
+                return
+            if self._count == events and len(self.observations) == seen:
+                # no event, and every observation past its cap: the rest are only counted
+                for kind, total in self._tally.items():
+                    self._tally[kind] = total + (total - tally.get(kind, 0)) * (count - number - 1)
+                return
 
     def _quick(self, block: bytes, offset: int, end: int, newline: bytes) -> bool:
         """Dispatch `block` if it is a single valid data line; say whether it was."""
@@ -378,12 +447,42 @@ class SSEParser:
 
     def _lines(self, lines: list[bytes], pos: int, size: int) -> None:
         """Parse lines that each end in a `size`-byte line ending, the first at `pos`."""
-        for line in lines:
+        for line, run in groupby(lines):
+            count = len(list(run))
             after = pos + len(line) + size
             self._line(line, pos, after)
+            if count > 1 and not self._stopped:
+                self._again(line, count - 1, after, len(line) + size)
             if self._stopped:
                 return
-            pos = after
+            pos += (len(line) + size) * count
+
+    def _again(self, line: bytes, count: int, offset: int, step: int) -> None:
+        """`count` more copies of the line just parsed, the first at `offset`, each `step`
+        bytes after the last: what `_line` would do to each, done once for them all."""
+        if not line:  # a blank line right after a blank line: nothing pending, nothing to do
+            return
+        try:
+            text = line.decode()
+        except UnicodeDecodeError:
+            text = ""
+        name = text.partition(":")[0]
+        if name == "data" and text:
+            value = _value(text)
+            self._data_run(value, len(line) - len(text) + len(value), offset, step, count)
+            return
+        if not text:  # invalid UTF-8: each copy is observed (up to the cap)
+            for number in range(count):
+                start = offset + number * step
+                self._line(line, start, start + step)
+                if self._stopped:
+                    return
+            return
+        if text[0] == ":":
+            self._observe_run(Kind.COMMENT, _comment_detail(text), offset, step, count)
+            return
+        self._fields += count  # event, id, retry or unknown: the same value again
+        self._observe_run(*_observed(name, _value(text)), offset, step, count)
 
     def _line(self, line: bytes, offset: int, after: int) -> None:
         """Interpret one line: blank, comment or field."""
@@ -397,11 +496,10 @@ class SSEParser:
             self._start = offset
         text = self._decode(line, offset)
         if text[0] == ":":
-            self._observe(Kind.COMMENT, offset, excerpt(text[1:], _DETAIL))
+            self._observe(Kind.COMMENT, offset, _comment_detail(text))
             return
-        name, _, value = text.partition(":")
-        if value[:1] == " ":
-            value = value[1:]
+        name = text.partition(":")[0]
+        value = _value(text)
         self._fields += 1
         self._field(name, value, offset, len(line) - len(text) + len(value))
 
@@ -409,31 +507,43 @@ class SSEParser:
         """Process one field; `size` is the value's length in bytes."""
         if name == "data":
             self._add_data(value, offset, size)
-        elif name == "event":
+            return
+        if name == "event":
             self._type = value
-            self._observe(Kind.EVENT_NAME, offset, excerpt(value, _DETAIL))
-        elif name == "id":
-            if "\0" not in value:
-                self._last_id = value
-            self._observe(Kind.ID_FIELD, offset, _id_detail(value))
-        elif name == "retry":
-            self._observe(Kind.RETRY_FIELD, offset, _retry_detail(value))
-        else:
-            self._observe(Kind.UNKNOWN_FIELD, offset, excerpt(name, _DETAIL))
+        elif name == "id" and "\0" not in value:
+            self._last_id = value
+        kind, detail = _observed(name, value)
+        self._observe(kind, offset, detail)
 
     def _add_data(self, value: str, offset: int, size: int) -> None:
         """Append a data line to the data buffer, minding `max_event`."""
-        self._data.append(value)
+        if self._data_lines:
+            self._data += b"\n"
+        self._data += value.encode()
+        self._data_lines += 1
         self._data_bytes += size + 1
         if self._data_bytes > self.max_event:
             detail = f"the data of an event exceeds {self.max_event} bytes"
             self._stop(Kind.EVENT_TOO_LARGE, self._start, detail, self._count)
-        elif len(self._data) == 2:
+        elif self._data_lines == 2:
             self._observe(Kind.MULTILINE_DATA, offset, "", self._count)
+
+    def _data_run(self, value: str, size: int, offset: int, step: int, count: int) -> None:
+        """`_add_data` of `count` copies of one data line, the first at `offset`."""
+        before = self._data_lines
+        fit = min(count, (self.max_event - self._data_bytes) // (size + 1))
+        if before < 2 <= before + fit:
+            self._observe(Kind.MULTILINE_DATA, offset + (1 - before) * step, "", self._count)
+        self._data += (b"\n" + value.encode()) * fit
+        self._data_lines += fit
+        self._data_bytes += fit * (size + 1)
+        if fit < count:
+            detail = f"the data of an event exceeds {self.max_event} bytes"
+            self._stop(Kind.EVENT_TOO_LARGE, self._start, detail, self._count)
 
     def _blank(self, end: int) -> None:
         """A blank line: dispatch the pending event if its data buffer is not empty."""
-        if self._data:
+        if self._data_lines:
             self._rows.append(self._row(end))
             self._count += 1
         elif self._fields:
@@ -443,9 +553,8 @@ class SSEParser:
 
     def _row(self, end: int) -> _Row:
         """The fields of the pending event, were it dispatched with `end`."""
-        data = self._data
-        joined = "\n".join(data)
-        return (self._count, joined, self._start, end, self._type, self._last_id, len(data))
+        joined = self._data.decode()
+        return (self._count, joined, self._start, end, self._type, self._last_id, self._data_lines)
 
     def _decode(self, line: bytes, offset: int) -> str:
         """UTF-8 decode with replacement, observing where the bytes are invalid."""
@@ -484,9 +593,9 @@ class SSEParser:
         start = self._start if self._start >= 0 else self._pos
         if tail:  # parsed as a lenient client would, to show what was lost
             self._line(tail, self._pos, self._pos + len(tail))
-        if self._data:
+        if self._data_lines:
             self.pending = Event(*self._row(self.bytes_seen))
-            what = f"an event with {len(self._data)} data line(s)"
+            what = f"an event with {self._data_lines} data line(s)"
         else:
             what = f"a partial line of {len(tail)} bytes" if tail else "an event without data"
         detail = f"the body ends without the blank line that dispatches: {what} dropped"
@@ -507,6 +616,18 @@ class SSEParser:
             detail = f"more than {cap} {kind} observations: later ones are not recorded"
             self.observations.append(Observation(kind, offset, detail))
 
+    def _observe_run(self, kind: str, detail: str, offset: int, step: int, count: int) -> None:
+        """`_observe` of `count` copies of one line, the first at `offset`, each `step` bytes
+        on; the same observations, but the work is that of those kept, not of the copies."""
+        seen = self._tally.get(kind, 0)
+        cap = _CAPS.get(kind, _CAP)
+        kept = max(0, min(count, cap - seen))
+        self.observations += [Observation(kind, offset + k * step, detail) for k in range(kept)]
+        if seen <= cap < seen + count:
+            detail = f"more than {cap} {kind} observations: later ones are not recorded"
+            self.observations.append(Observation(kind, offset + (cap - seen) * step, detail))
+        self._tally[kind] = seen + count
+
     def _stop(self, kind: str, offset: int, detail: str, event_index: int | None = None) -> None:
         """Record an over-limit, drop the buffers and refuse further bytes."""
         observation = Observation(kind, offset, detail, event_index)
@@ -514,7 +635,7 @@ class SSEParser:
         self.over_limit = observation
         self._stopped = True
         self._buf = bytearray()
-        self._data = []
+        self._data, self._data_lines = bytearray(), 0
 
     def _flush(self) -> None:
         """Turn the rows dispatched so far into events."""

@@ -7,6 +7,16 @@ from typing import Any
 
 DONE = "[DONE]"
 
+MAX_CHOICES = 1024
+"""Choice indexes one stream may bring (OpenAI's `n` is at most 128)."""
+MAX_TOOL_CALLS = 1024
+"""Tool calls one stream may start, all choices together."""
+MAX_KEPT = 32 * 1024 * 1024
+"""Bytes of memory the text and tool-call arguments of a stream may take, each fragment
+counted with FRAGMENT_COST more: a target sending them one character at a time costs what
+it costs to keep them, and that is bounded."""
+FRAGMENT_COST = 64
+
 
 @dataclass(slots=True)
 class ChoiceState:
@@ -20,6 +30,16 @@ class ChoiceState:
     finished_at: int | None = None
     text: list[str] = field(default_factory=list)
     tools: dict[int, ToolCallState] = field(default_factory=dict)
+    tool_ids: set[str] = field(default_factory=set)  # the ids of `tools`, kept as they come
+    latest_tool: int | None = None  # the key of the call started last
+    top_tool: int = -1  # the highest key of `tools`
+
+    def add_tool(self, key: int, event_index: int) -> ToolCallState:
+        """Start the tool call `key` (the bookkeeping stays O(1) per call)."""
+        tool = self.tools[key] = ToolCallState(key, event_index)
+        self.latest_tool = key
+        self.top_tool = max(self.top_tool, key)
+        return tool
 
 
 @dataclass(slots=True)
@@ -62,6 +82,10 @@ class StreamState:
     include_usage: bool | None = None  # stream_options.include_usage, when the request is known
     usage_chunks: int = 0  # chunks carrying a non-null `usage`
     usage_event: int | None = None  # the first of them
+    tool_calls: int = 0  # started, all choices together
+    kept: int = 0  # memory taken by text and tool-call arguments (see MAX_KEPT)
+    text_cut: bool = False  # text was no longer kept past MAX_KEPT (it is not judged)
+    over: str | None = None  # what the stream brought more of than the client keeps track of
 
     def update(self, event_index: int, chunk: dict[str, Any]) -> None:
         """Record one chunk object (after every chunk rule has seen it)."""
@@ -87,6 +111,9 @@ class StreamState:
             return
         state = self.choices.get(index)
         if state is None:
+            if len(self.choices) >= MAX_CHOICES:
+                self.over = f"more than {MAX_CHOICES:,} choice indexes"
+                return
             state = self.choices[index] = ChoiceState(index, event_index, event_index)
         state.last_event = event_index
         state.deltas += 1
@@ -102,60 +129,73 @@ class StreamState:
             self.first_content_event = event_index
         calls = delta.get("tool_calls")
         if type(calls) is list and calls:
-            _update_tools(state, event_index, calls)
-        if self.keep_text:
-            _keep_text(state, delta)
+            self._update_tools(state, event_index, calls)
+        if self.keep_text and not self.text_cut:
+            self._keep_text(state, delta)
 
+    def _keep_text(self, state: ChoiceState, delta: dict[str, Any]) -> None:
+        content = delta.get("content")
+        if type(content) is str:
+            parts = [content]
+        elif type(content) is list:  # typed content parts (Mistral): keep the text parts
+            parts = [
+                part["text"]
+                for part in content
+                if type(part) is dict
+                and part.get("type") == "text"
+                and type(part.get("text")) is str
+            ]
+        else:
+            return
+        self.kept += sum(map(len, parts)) + FRAGMENT_COST * len(parts)
+        if self.kept > MAX_KEPT:
+            self.text_cut = True
+        else:
+            state.text += parts
 
-def _keep_text(state: ChoiceState, delta: dict[str, Any]) -> None:
-    content = delta.get("content")
-    if type(content) is str:
-        state.text.append(content)
-    elif type(content) is list:  # typed content parts (Mistral): keep the text parts
-        state.text.extend(
-            part["text"]
-            for part in content
-            if type(part) is dict and part.get("type") == "text" and type(part.get("text")) is str
-        )
+    def _update_tools(self, state: ChoiceState, event_index: int, calls: list[Any]) -> None:
+        for call in calls:
+            if type(call) is not dict:
+                continue
+            key = tool_call_key(state, call)
+            tool = state.tools.get(key)
+            if tool is None:
+                if self.tool_calls >= MAX_TOOL_CALLS:
+                    self.over = f"more than {MAX_TOOL_CALLS:,} tool calls"
+                    return
+                self.tool_calls += 1
+                tool = state.add_tool(key, event_index)
+            tool.deltas += 1
+            self._update_call(state, tool, call)
+
+    def _update_call(self, choice: ChoiceState, tool: ToolCallState, call: dict[str, Any]) -> None:
+        if tool.id is None and type(call.get("id")) is str and call["id"]:
+            tool.id = call["id"]
+            choice.tool_ids.add(tool.id)
+        function = call.get("function")
+        if type(function) is not dict:
+            return
+        name, arguments = function.get("name"), function.get("arguments")
+        if tool.name is None and type(name) is str and name:
+            tool.name = name
+        if type(arguments) is str:
+            self.kept += len(arguments) + FRAGMENT_COST
+            if self.kept > MAX_KEPT:
+                self.over = f"more than {MAX_KEPT >> 20} MiB of tool-call arguments and text"
+            else:
+                tool.arguments.append(arguments)
+        elif arguments is not None:
+            tool.whole = arguments
 
 
 def tool_call_key(choice: ChoiceState, call: dict[str, Any]) -> int:
     """The call a tool-call delta belongs to: its `index`; without one (Mistral sends whole
     calls without it), a delta bringing a new `id` starts the next call, others continue
-    the latest call."""
+    the call started last. Constant time: a chunk may list thousands of calls."""
     index = call.get("index")
     if type(index) is int:
         return index
-    known = {c.id for c in choice.tools.values()}
-    new_id = type(call.get("id")) is str and call["id"] and call["id"] not in known
-    if not choice.tools:
+    if choice.latest_tool is None:
         return 0
-    latest = max(choice.tools.values(), key=lambda c: c.first_event).index
-    return max(choice.tools) + 1 if new_id else latest
-
-
-def _update_tools(state: ChoiceState, event_index: int, calls: list[Any]) -> None:
-    for call in calls:
-        if type(call) is not dict:
-            continue
-        key = tool_call_key(state, call)
-        tool = state.tools.get(key)
-        if tool is None:
-            tool = state.tools[key] = ToolCallState(key, event_index)
-        tool.deltas += 1
-        _update_call(tool, call)
-
-
-def _update_call(tool: ToolCallState, call: dict[str, Any]) -> None:
-    if tool.id is None and type(call.get("id")) is str and call["id"]:
-        tool.id = call["id"]
-    function = call.get("function")
-    if type(function) is not dict:
-        return
-    name, arguments = function.get("name"), function.get("arguments")
-    if tool.name is None and type(name) is str and name:
-        tool.name = name
-    if type(arguments) is str:
-        tool.arguments.append(arguments)
-    elif arguments is not None:
-        tool.whole = arguments
+    new_id = type(call.get("id")) is str and call["id"] and call["id"] not in choice.tool_ids
+    return choice.top_tool + 1 if new_id else choice.latest_tool

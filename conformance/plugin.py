@@ -34,7 +34,7 @@ from conformance._options import (
 if TYPE_CHECKING:
     from conformance._budget import Demand, Meter
     from conformance._cases import Case
-    from conformance._client import Client, Target
+    from conformance._client import Client, Target, TimeBudget
     from conformance._outcome import Outcome
 
 
@@ -148,6 +148,7 @@ def build_settings(config: pytest.Config) -> Settings:
             limits,
             values["profile"],
             _replay_spool(config) if values["clients"] else None,
+            _time_budget(config, values["budget"], values["unresponsive_after"]),
         )
     return Settings(
         target,
@@ -159,6 +160,28 @@ def build_settings(config: pytest.Config) -> Settings:
         not values["no_preflight"],
         values["max_requests"],
     )
+
+
+STARTED = "conformance_started"
+"""The key of the run's start (wall clock) in an xdist worker's input: one budget per run."""
+
+
+def _time_budget(config: pytest.Config, seconds: float, unresponsive_after: int) -> TimeBudget:
+    from conformance._client import TimeBudget
+
+    started = getattr(config, "workerinput", {}).get(STARTED)
+    budget = TimeBudget(seconds, unresponsive_after)
+    if started is not None:
+        budget.started = float(started)
+    return budget
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, on the controller: every worker counts the budget from the run's start."""
+    target = node.config.stash[SETTINGS].target
+    if target is not None and target.time_budget is not None:
+        node.workerinput[STARTED] = target.time_budget.started
 
 
 def _replay_spool(config: pytest.Config) -> str:
@@ -219,8 +242,25 @@ def pytest_configure(config: pytest.Config) -> None:
         "conformance_requests(fixed=0, shared=False, priority=1): the requests a suite test "
         "sends (`fixed` may be a function of the Settings and the test's parameters)",
     )
+    if config.stash[SETTINGS].target is not None:
+        keep_hypothesis_files_out_of_the_working_directory()
     _preflight(config)
     _register_reports(config)
+
+
+def hypothesis_home() -> Path:
+    """Where hypothesis keeps its files in a conformance run: a cache folder of the user's
+    (`$XDG_CACHE_HOME`, else `~/.cache`), never the directory the run is started from."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "streaming-conformance" / "hypothesis"
+
+
+def keep_hypothesis_files_out_of_the_working_directory() -> None:
+    """Point hypothesis (its character tables and caches; the suite keeps no example
+    database) at `hypothesis_home()`, unless $HYPOTHESIS_STORAGE_DIRECTORY chooses. Through
+    the environment, which hypothesis reads when it first stores something (and xdist
+    workers inherit): importing hypothesis here would cost a set-up error a second."""
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(hypothesis_home()))
 
 
 def _preflight(config: pytest.Config) -> None:
@@ -241,7 +281,10 @@ def _preflight(config: pytest.Config) -> None:
     try:
         preflight(settings.target)
     except SetupError as exc:
-        raise pytest.UsageError(f"conformance set-up error: {exc}") from None
+        from conformance._report._redact import Redactor
+
+        said = Redactor(settings.target.secrets()).text(str(exc))  # the URL may hold some
+        raise pytest.UsageError(f"conformance set-up error: {said}") from None
 
 
 def _register_reports(config: pytest.Config) -> None:
@@ -294,15 +337,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     target = settings.target
     if target is None:
         return ["conformance: no target (pass --target-url to certify an endpoint)"]
+    from conformance._report._redact import Redactor
+
     limits = target.limits
+    shown = Redactor(target.secrets()).url(target.base_url)
     lines = [
-        f"conformance target: {target.base_url} (model {target.model}, profile {target.profile})",
+        f"conformance target: {shown} (model {target.model}, profile {target.profile})",
         f"conformance options: fail-on={settings.policy.fail_on} "
         f"timeout={limits.idle_timeout:g}s "
         f"deadline={limits.deadline:g}s max-events={limits.max_events} "
         f"max-bytes={limits.max_bytes} max-line={limits.max_line} "
         f"api-key={'set' if target.api_key else 'none'} headers={len(target.headers)} "
-        f"max-requests={settings.max_requests}",
+        f"max-requests={settings.max_requests}{_budget_options(target)}",
+        *_authorization_note(target),
     ]
     if settings.insecure:
         lines.append(
@@ -310,6 +357,23 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             "authenticated and this run cannot certify it."
         )
     return lines
+
+
+def _budget_options(target: Target) -> str:
+    budget = target.time_budget
+    if budget is None:
+        return ""
+    return f" budget={budget.seconds:g}s unresponsive-after={budget.unresponsive_after}"
+
+
+def _authorization_note(target: Target) -> list[str]:
+    """A line saying what became of credentials in the target URL (never silently lost)."""
+    if target.url_credentials() is None:
+        return []
+    source = (target.authorization() or ("", ""))[0]
+    if source == "the URL's credentials":
+        return ["conformance: the target URL's credentials are sent as a Basic Authorization"]
+    return [f"conformance: the target URL's credentials are NOT sent: {source} sets Authorization"]
 
 
 # -- fixtures -------------------------------------------------------------------------------
@@ -428,6 +492,8 @@ def pytest_runtest_makereport(
             target.secrets(),
             unreachable=unreachable,
         )
+        if report.when == "call" and OUTCOME in item.stash:
+            del item.stash[OUTCOME]  # its evidence is on the report: the exchanges may go
     return report
 
 
@@ -505,6 +571,26 @@ class CaseItem(pytest.Item):
         return self.path, None, f"case: {self.case.description}"
 
 
+def _stopped_early(terminalreporter: Any, target: Target) -> None:
+    """Say so when the run stopped sending requests: the budget, or an unresponsive target."""
+    budget = target.time_budget
+    if budget is None:
+        return
+    if len(budget.failures) >= budget.unresponsive_after:
+        why = (
+            f"the target is unresponsive: {len(budget.failures)} requests in a row failed at "
+            f"the transport (last: {budget.failures[-1]})"
+        )
+    elif budget.left() <= 0:
+        why = f"the run's budget of {budget.seconds:g} s (--budget) was spent"
+    else:
+        return
+    from conformance._report._redact import Redactor
+
+    said = Redactor(target.secrets()).text(why)
+    terminalreporter.write_sep("!", f"the run stopped early: {said}", red=True)
+
+
 class TargetUnreachableError(Exception):
     """The target could not be reached: an error, not a conformance failure."""
 
@@ -518,3 +604,5 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             red=True,
             bold=True,
         )
+    if settings.target is not None:
+        _stopped_early(terminalreporter, settings.target)

@@ -8,7 +8,10 @@ from collections.abc import Generator, Iterator
 import httpcore  # noqa: F401  (see below)
 import pytest
 
+from conformance.plugin import keep_hypothesis_files_out_of_the_working_directory
 from conformance.server import ServerThread
+
+keep_hypothesis_files_out_of_the_working_directory()  # the tests' own properties too
 
 # pytester's in-process runs unload every module first imported during the run, while httpx
 # keeps the map of the httpcore exceptions it met first: were httpcore first imported inside

@@ -5,7 +5,8 @@ measures is the client's alone (the servers stay in the test process).
 
     python tests/drive.py JSON
 
-JSON is a list of runs, each {"url": ..., "limits": {Limits field: value}}. One JSON line
+JSON is a list of runs, each {"url": ..., "limits": {Limits field: value}, "profile": name}
+(the profile optional). One JSON line
 is printed per run: {"rules": [...], "messages": [...], "seconds": s, "peak_mib": m}.
 `seconds` covers the request alone; `peak_mib` is the peak RSS while it ran (Linux resets
 the peak between runs through /proc/self/clear_refs; elsewhere it is the process peak).
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance._client import Client, Target, TargetUnreachable
-from conformance._model import Limits, Policy
+from conformance._model import DEFAULT_PROFILE, Limits, Policy
 
 REQUEST = {
     "model": "alphaedge-large-3-2512",
@@ -49,12 +50,12 @@ def reset_peak() -> None:
         _CLEAR.write_text("5")
 
 
-def run(url: str, limits: dict[str, Any]) -> dict[str, Any]:
+def run(url: str, limits: dict[str, Any], profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
     """One streamed request against `url` with `limits`; its verdict, time and peak RSS."""
     reset_peak()
     start = time.monotonic()
     try:
-        with Client(Target(url, limits=Limits(**limits))) as client:
+        with Client(Target(url, limits=Limits(**limits), profile=profile)) as client:
             live = client.stream(REQUEST)
         assert live.result is not None
         failures = Policy().failing(live.findings)
@@ -69,7 +70,8 @@ def run(url: str, limits: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     for spec in json.loads(sys.argv[1]):
-        print(json.dumps(run(spec["url"], spec.get("limits", {}))), flush=True)
+        profile = spec.get("profile", DEFAULT_PROFILE)
+        print(json.dumps(run(spec["url"], spec.get("limits", {}), profile)), flush=True)
 
 
 if __name__ == "__main__":

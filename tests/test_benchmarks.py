@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_checker.py"
+HOSTILE = SCRIPT.with_name("bench_hostile.py")
 
 
 @pytest.mark.slow
@@ -32,3 +33,21 @@ def test_small_benchmark_prints_ratios_and_peak_rss() -> None:
     assert re.search(r"ratio suite/bare: \d+\.\d\dx \(goal <= 1\.5x\)", out), out
     peak = re.search(r"peak RSS: (\d+\.\d) MiB \(goal <= 100 MiB\)", out)
     assert peak and 10 < float(peak.group(1)) < 1000, out
+
+
+@pytest.mark.slow
+def test_hostile_benchmark_prints_a_doubling_ratio_per_case() -> None:
+    """Linear time on hostile input is shown by `bench_hostile.py` (ratios, not timings)."""
+    done = subprocess.run(
+        [sys.executable, str(HOSTILE), "--small", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    ratios = re.findall(r"^(.+): [\d,]+ -> [\d,]+: .* ratio (\d+\.\d\d)x \(linear: ~[12]x\)$",
+                        done.stdout, re.MULTILINE)  # fmt: skip
+    assert len(ratios) == 10, done.stdout
+    assert "tool calls in one chunk (calls)" in dict(ratios)
+    assert re.search(r"^blank lines: [\d.]+ MB/s, events: [\d.]+ MB/s", done.stdout, re.MULTILINE)

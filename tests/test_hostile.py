@@ -10,6 +10,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,15 @@ from typing import Any
 import httpx
 import pytest
 
+from conformance._client import (
+    BudgetSpent,
+    Client,
+    Target,
+    TargetUnreachable,
+    TargetUnresponsive,
+    TimeBudget,
+)
+from conformance._curl import curl_command
 from conformance.server import FAULTS, HostileServer, ServerThread, _attacks, create_app
 
 MARGIN = 2.0
@@ -38,6 +48,8 @@ class Attack:
     limits: dict[str, Any] = field(default_factory=dict)
     bound: float = QUICK  # seconds the limits allow
     label: str = ""
+    profile: str = "alphaedge"
+    rule: str = ""  # the rule that catches it under this profile, if not the fault's own
 
     @property
     def id(self) -> str:
@@ -74,6 +86,40 @@ ATTACKS = [
     Attack("garbage-status-line", "the answer is not a valid HTTP response"),
     Attack("oversized-headers", "the response head exceeds the client's 100 KiB limit"),
     Attack("redirect-elsewhere", "redirects are not followed"),
+    Attack(
+        "slow-head",
+        "after the 3 s whole-stream deadline (counted from the request's first byte",
+        {"deadline": 3.0, "idle_timeout": 2.0},
+        3.0,
+    ),
+    Attack(
+        "interim-flood",
+        "no final status line and headers",
+        {"deadline": 3.0, "idle_timeout": 2.0},
+        3.0,
+    ),
+    Attack(
+        "tool-call-flood", "index is a required property", {"deadline": 3.0}, 3.0, profile="openai"
+    ),
+    Attack(
+        "tool-call-flood",
+        "the stream has more than 1,024 tool calls (a limit of the client's)",
+        {"deadline": 3.0},
+        3.0,
+        label="alphaedge",
+        rule="transport.within_limits",
+    ),
+    Attack("long-event", "the data of an event exceeds 2097152 bytes", {"deadline": 3.0}, 3.0),
+    Attack("deep-json", "deeper than the client's limit of 128 levels", {"deadline": 3.0}, 3.0),
+    Attack("huge-choice-index", "outside 0..n-1", {"deadline": 3.0}, 3.0),
+    Attack(
+        "function-not-object",
+        "the first delta of tool call 0 lacks name",
+        {"deadline": 3.0},
+        3.0,
+        profile="openai",
+    ),
+    Attack("hostile-strings", "assistant\\u0000\\u001b[2J\\u0007\\ud800", {"deadline": 3.0}, 3.0),
 ]
 BY_ID = {attack.id: attack for attack in ATTACKS}
 
@@ -91,7 +137,12 @@ def test_every_hostile_fault_is_attacked() -> None:
 def driven(reference_server: ServerThread) -> dict[str, dict[str, Any]]:
     """Every attack, run one after the other by one fresh client process."""
     specs = [
-        {"url": reference_server.url(fault=a.fault), "limits": a.client_limits()} for a in ATTACKS
+        {
+            "url": reference_server.url(fault=a.fault),
+            "limits": a.client_limits(),
+            "profile": a.profile,
+        }
+        for a in ATTACKS
     ]
     timeout = sum(a.bound + MARGIN for a in ATTACKS) + 60
     done = subprocess.run(
@@ -113,8 +164,7 @@ def test_attack_ends_in_a_clean_failure_in_time_and_memory(
     driven: dict[str, dict[str, Any]], attack_id: str
 ) -> None:
     attack, result = BY_ID[attack_id], driven[attack_id]
-    rule = FAULTS[attack.fault].rule_id
-    assert rule in result["rules"], result
+    assert (attack.rule or FAULTS[attack.fault].rule_id) in result["rules"], result
     assert any(attack.says in message for message in result["messages"]), result["messages"]
     assert result["seconds"] <= attack.bound + MARGIN, result
     assert result["peak_mib"] < PEAK_MIB, result
@@ -145,9 +195,12 @@ SUITE_SAMPLE = [
     "reset-mid-event",
     "garbage-status-line",
     "oversized-headers",
+    "slow-head",
+    "hostile-strings",
 ]
 """One attack per way of stopping (idle timeout, byte and line limits, a broken transfer, a
-broken or oversized head); the client runs above cover every attack."""
+broken or oversized head, the deadline on a head that never ends) and the strings no output
+may write raw; the client runs above cover every attack."""
 
 
 @pytest.mark.slow
@@ -245,3 +298,51 @@ def test_serve_runs_a_raw_fault_in_the_foreground() -> None:
             httpx.post(f"{url}/chat/completions", json={}, timeout=5)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=5) == 0
+
+
+# --- the run's budget and the target's URL, in process ----------------------------------------
+
+
+def test_a_budget_admits_requests_until_it_is_spent_or_the_target_stops_answering() -> None:
+    budget = TimeBudget(seconds=60, unresponsive_after=2)
+    budget.admit("http://h/v1")
+    budget.record("no data for 1 s")
+    budget.record(None)  # an answer came: the count starts again
+    budget.record("a reset")
+    budget.admit("http://h/v1")
+    budget.record("no data for 1 s")
+    with pytest.raises(TargetUnresponsive, match=r"http://h/v1 is unresponsive: 2 requests"):
+        budget.admit("http://h/v1")
+    spent = TimeBudget(seconds=1, started=time.time() - 2)
+    with pytest.raises(BudgetSpent, match=r"budget of 1 s \(--budget\) is spent"):
+        spent.admit("http://h/v1")
+    assert issubclass(TargetUnresponsive, TargetUnreachable)
+    assert issubclass(BudgetSpent, TargetUnreachable)
+
+
+def test_the_url_keeps_its_query_after_the_path_and_its_credentials_out_of_it() -> None:
+    target = Target("https://user:p%40ss@h.example:8443/v1/?api-version=2024-01&key=sekret")
+    assert (
+        target.endpoint
+        == "https://h.example:8443/v1/chat/completions?api-version=2024-01&key=sekret"
+    )
+    assert target.url_credentials() == ("user", "p@ss")
+    assert target.authorization() == ("the URL's credentials", "Basic dXNlcjpwQHNz")
+    assert {"p@ss", "p%40ss", "user:p%40ss", "Basic dXNlcjpwQHNz", "sekret", "2024-01"} <= set(
+        target.secrets()
+    )
+    keyed = Target(target.base_url, api_key="sk-123456789")
+    assert keyed.authorization() == ("--api-key", "Bearer sk-123456789")
+    given = Target(target.base_url, api_key="sk-1", headers=(("authorization", "Token t"),))
+    assert given.authorization() == ("--header", "Token t")
+    with Client(given) as client:
+        headers = client.request_headers()
+    assert headers["Authorization"] == "Token t" and "authorization" not in headers
+    assert Target("http://h/v1?k=abc").secrets() == []  # too short to redact in free text
+
+
+def test_a_curl_line_writes_query_values_as_variables() -> None:
+    line = curl_command("http://h/v$1/chat/completions?key=sekret&a$b=1", {}, b"{}")
+    assert "sekret" not in line
+    query = "key=${CONFORMANCE_QUERY_KEY}&a%24b=${CONFORMANCE_QUERY_A_B}"
+    assert f'"http://h/v\\$1/chat/completions?{query}"' in line

@@ -321,6 +321,36 @@ def test_tool_call_delta_mistakes(deltas: tuple[dict[str, Any], ...], why: str) 
     assert fired(result) == {"openai.tool_call_deltas"}, why
 
 
+@pytest.mark.parametrize(
+    ("function", "shown"),
+    [(7, "a number"), (True, "a boolean"), ([1, "a", None], "an array"), ("f", "a string")],
+)
+def test_a_function_that_is_not_an_object_is_a_finding_not_a_crash(
+    function: Any, shown: str
+) -> None:
+    first = {"index": 0, "id": "call_0", "type": "function", "function": function}
+    result = judge(tool_chunks(first, finish="length"))  # cut short: arguments not judged
+    assert fired(result) == {"openai.tool_call_deltas"}  # the schema's and the rule's own
+    (finding,) = [f for f in result.findings if "lacks name" in f.message]
+    assert f"function {shown}, not an object" in finding.received
+
+
+def test_tool_call_bookkeeping_follows_ids_without_index() -> None:
+    """Calls without `index` (whole Mistral calls): a new id starts the next call, a delta
+    without one continues the call started last."""
+    deltas = [{"id": f"c{i}", "function": {"name": "f", "arguments": "{}"}} for i in range(3)]
+    more = {"function": {"arguments": " "}}
+    body = {**chunk(), "choices": [{"index": 0, "delta": {"tool_calls": [*deltas, more]}}]}
+    result = judge([chunk(role=True), body, chunk(finish="tool_calls")], "mistral")
+    assert result.state is not None
+    tools = result.state.choices[0].tools
+    assert [(k, t.id, t.deltas) for k, t in tools.items()] == [
+        (0, "c0", 1),
+        (1, "c1", 1),
+        (2, "c2", 2),
+    ]
+
+
 def test_whole_tool_calls_in_one_delta_pass_openai() -> None:
     both = {
         **chunk(),

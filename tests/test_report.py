@@ -452,8 +452,9 @@ def test_judge_baseline() -> None:
 
 
 class HeaderEcho:
-    """A server that gives request headers back: in the plain-text body of every error, in a
-    comment opening every stream, and in an `X-Echo` header on every response."""
+    """A server that gives request headers (and the query) back: in the plain-text body of
+    every error, in a comment opening every stream, and in an `X-Echo` header on every
+    response."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -467,6 +468,7 @@ class HeaderEcho:
             scope["headers"], key=lambda h: h[0] not in (b"authorization", b"x-tenant")
         )
         echoed = "; ".join(f"{k.decode()}: {v.decode()}" for k, v in headers)
+        echoed += f"; query: {scope['query_string'].decode()}"
         self.seen.append(echoed)
         await self.app(scope, receive, self._sender(send, echoed))
 
@@ -525,33 +527,61 @@ def _leaks(data: bytes, secrets: list[str]) -> list[str]:
 
 
 @pytest.mark.slow
-def test_no_secret_is_written_anywhere(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key_given", [True, False], ids=["api-key", "url-credentials"])
+def test_no_secret_is_written_anywhere(tmp_path: Path, key_given: bool) -> None:
+    """The API key, a `--header` value, the URL's user name and password, the Basic token
+    made of them and a query value, all echoed back by the target in headers, error bodies
+    and stream comments, appear in no output and no file of the run."""
     key = "sk-sentinel-" + uuid.uuid4().hex * 3  # long: an excerpt cuts it off midway
     header = "hdr-sentinel-" + uuid.uuid4().hex
+    user, password = "usr-" + uuid.uuid4().hex[:12], "pw-sentinel-" + uuid.uuid4().hex
+    query = "qry-sentinel-" + uuid.uuid4().hex
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
     echo = HeaderEcho(create_app())
     with ServerThread(echo) as server:
+        url = server.base_url.replace("http://", f"http://{user}:{password}@") + f"?key={query}"
         run = conformance_run(
             tmp_path,
             "--target-url",
-            server.base_url,
+            url,
             *FAST,
             "--header",
             f"X-Tenant: {header}",
             "-vv",
             "--showlocals",
-            env={"ALPHAEDGE_API_KEY": key},
+            env={"ALPHAEDGE_API_KEY": key if key_given else ""},
         )
-    assert any(key in seen and header in seen for seen in echo.seen)  # it was echoed
+    sent = key if key_given else basic
+    assert any(sent in seen and header in seen and query in seen for seen in echo.seen)
     assert run.code == 1, run.stdout[-3000:]  # plain-text error bodies fail error.json_body
+    secrets = [key, header, user, password, basic, query]
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert len(written) >= 3
+    assert {p.suffix for p in written} == {".html", ".json", ".xml"}
     for path in written:
-        assert _leaks(path.read_bytes(), [key, header]) == [], path
+        assert _leaks(path.read_bytes(), secrets) == [], path
     output = (run.stdout + run.stderr).encode()
-    assert _leaks(output, [key, header]) == []
+    assert _leaks(output, secrets) == []
     assert REDACTED in run.html() and REDACTED in run.stdout
-    assert "$ALPHAEDGE_API_KEY" in html.unescape(run.html())
-    assert "$CONFORMANCE_HEADER_X_TENANT" in html.unescape(run.html())
+    page = html.unescape(run.html())
+    assert ("$ALPHAEDGE_API_KEY" in page) is key_given
+    assert "$CONFORMANCE_HEADER_X_TENANT" in page and "${CONFORMANCE_QUERY_KEY}" in page
+    assert "/v1/chat/completions?key=" in page  # the query stays after the path
+    note = "credentials are sent as a Basic" if not key_given else "are NOT sent: --api-key"
+    assert note in run.stdout
+
+
+@pytest.mark.slow
+def test_a_set_up_error_names_no_secret_of_the_url(
+    tmp_path: Path, reference_server: ServerThread
+) -> None:
+    """The pre-flight's advice quotes the URL it was given: without its credentials."""
+    password, query = "pw-sentinel-" + uuid.uuid4().hex, "qry-sentinel-" + uuid.uuid4().hex
+    root = reference_server.base_url.removesuffix("/v1")
+    url = root.replace("http://", f"http://user:{password}@") + f"/?key={query}"
+    run = conformance_run(tmp_path, "--target-url", url)
+    assert run.code == 2, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "nothing answers at" in run.stderr
+    assert _leaks((run.stdout + run.stderr).encode(), [password, query]) == []
 
 
 def test_redactor() -> None:

@@ -560,3 +560,55 @@ def test_arbitrary_bytes_match_the_reference(body: bytes, cuts: list[int]) -> No
     small_pieces, small_split_parser = run(split(body, cuts), max_line=12, max_event=30)
     assert small_pieces == small
     assert small_split_parser.over_limit == small_parser.over_limit
+
+
+# -- runs of identical lines: interpreted once, the same as line by line ------------------
+
+_RUN_LINES = [b"\n", b"\r\n", b"\r", b":", b": ping", b"x", b"id: 7", b"id:", b"event: e"]
+_RUN_LINES += [b"retry: 10", b"data:", b"data: x", b"\xff", b"event:\n", b"data: y\n"]
+
+
+def _same_as_line_by_line(body: bytes, **limits: int) -> None:
+    """`body` fed whole parses exactly as fed a byte at a time (every line on its own)."""
+    whole, whole_parser = run(body, **limits)
+    single, single_parser = run(bytewise(body), **limits)
+    assert whole == single
+    assert whole_parser.observations == single_parser.observations
+    assert whole_parser.pending == single_parser.pending
+    assert whole_parser.over_limit == single_parser.over_limit
+    if whole_parser.over_limit is None:  # past a limit, line endings are counted per block
+        assert whole_parser.line_endings == single_parser.line_endings
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [b": ping\n", b"x\n", b"id:\n", b"retry: 1\r\n", b"event:\n\n", b"\r\n\n", b"\xff\n"],
+)
+def test_a_flood_past_the_observation_cap_is_the_same_as_line_by_line(unit: bytes) -> None:
+    _same_as_line_by_line(b"data: a\n\n" + unit * 1100 + b"data: b\n\n")
+
+
+def test_a_run_of_data_lines_stops_where_line_by_line_does() -> None:
+    _same_as_line_by_line(b"data:\n" * 300 + b"\n", max_event=500)
+    _same_as_line_by_line(b"data: x\r" * 40 + b"\r" * 5, max_event=100)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_RUN_LINES), st.integers(1, 40)), max_size=8))
+def test_runs_of_lines_parse_as_line_by_line(runs: list[tuple[bytes, int]]) -> None:
+    endings = itertools.cycle([b"\n", b"\n", b"\r\n"])
+    body = b"".join((line + next(endings)) * count for line, count in runs)
+    _same_as_line_by_line(body)
+    _same_as_line_by_line(body, max_line=12, max_event=40)
+
+
+def test_blank_line_flood_parses_at_the_speed_of_events() -> None:
+    """Not a timing test: the parser does no per-line work on a run of blank lines, so it
+    keeps no list per line either (a whole MiB of them is one run)."""
+    tracemalloc.start()
+    events, parser = run([b"\n" * (1 << 20)] * 4 + [b"data: a\n\n"])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [e.data for e in events] == ["a"]
+    assert parser.line_endings["LF"] == (4 << 20) + 2
+    assert peak < 40 << 20

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from conformance import __version__
+from conformance._json import escape_controls
 from conformance._model import Exit
 from conformance._registry import Rule
 from conformance._report._baseline import judge_baseline
@@ -242,11 +243,10 @@ def seal(certificate: dict[str, Any]) -> dict[str, Any]:
 
 
 def dumps(certificate: dict[str, Any]) -> str:
-    """The certificate as written to disk (indented for people; the digest ignores layout)."""
-    return (
-        json.dumps(certificate, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
-        + "\n"
-    )
+    """The certificate as written to disk (indented for people; the digest ignores layout),
+    control characters from the target written as escapes."""
+    text = json.dumps(certificate, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    return escape_controls(text) + "\n"
 
 
 def write(certificate: dict[str, Any], path: Path) -> None:

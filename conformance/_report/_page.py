@@ -34,7 +34,9 @@ TESTS_SHOWN = 6
 """Test names listed in one group before the rest are counted."""
 CHART_STREAMS = 200
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\ud800-\udfff]")
+"""Control characters (C0 but tab and line breaks, C1), the BOM, and lone surrogates: what a
+target may send and no page shows raw."""
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;
@@ -76,7 +78,12 @@ FILTER = (
 def _e(value: object) -> str:
     """Escaped text with control characters shown visibly (`\\x00`), never raw."""
     text = "" if value is None else str(value)
-    return escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+    return escape(_CONTROL.sub(_escaped, text))
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _plural(count: int, noun: str) -> str:

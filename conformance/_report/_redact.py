@@ -68,7 +68,7 @@ def public_url(url: str) -> str:
 
 def visible_line_endings(text: str) -> str:
     """`text` with CR and LF shown as ␍ and ␊ (each line break kept after its marks), and
-    other control characters as `\\xNN`, so framing differences can be seen."""
+    other control characters (C0 and C1) as `\\xNN`, so framing differences can be seen."""
     out: list[str] = []
     i, n = 0, len(text)
     while i < n:
@@ -89,6 +89,8 @@ def _visible(char: str) -> str:
         return "␊\n"
     if char == "\ufeff":
         return "[BOM]"
-    if char != "\t" and (ord(char) < 0x20 or ord(char) == 0x7F):
+    if char != "\t" and (ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F):
         return f"\\x{ord(char):02x}"
+    if "\ud800" <= char <= "\udfff":
+        return f"\\u{ord(char):04x}"
     return char

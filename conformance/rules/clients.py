@@ -13,7 +13,16 @@ import json
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from conformance._model import ChoiceRead, ClientReading, Level, Reading, ToolCallRead, excerpt
+from conformance._json import loads
+from conformance._model import (
+    DEPTH_LIMIT,
+    ChoiceRead,
+    ClientReading,
+    Level,
+    Reading,
+    ToolCallRead,
+    excerpt,
+)
 from conformance._registry import SUITE, Problem, client_rule
 
 QUOTE = 80
@@ -201,8 +210,8 @@ def _calls(
 
 
 def _json_value(text: str) -> object:
-    try:
-        return ("json", json.dumps(json.loads(text), sort_keys=True))
+    try:  # arguments from the target: read within the bounds (a TooDeep is a ValueError)
+        return ("json", json.dumps(loads(text, DEPTH_LIMIT), sort_keys=True))
     except ValueError:
         return ("text", text)
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
-from conformance._model import Event, Expectation, Level
+from conformance._json import TooDeep, dumps, loads
+from conformance._model import DEPTH_LIMIT, VALUES_LIMIT, Event, Expectation, Level
 from conformance._registry import Judges, Problem, chunk_rule, end_rule, outcome_rule
 from conformance._state import ChoiceState, StreamState, ToolCallState
 from conformance.rules.schema import MISTRAL, OPENAI
@@ -72,7 +71,7 @@ def usage_totals(state: StreamState, event: Event, chunk: dict[str, Any]) -> Pro
 
 
 def _usage_problem(event: Event, message: str, expected: str, usage: Any) -> Problem:
-    received = orjson.dumps(usage).decode()[:120] if type(usage) is dict else repr(usage)
+    received = dumps(usage)[:120] if type(usage) is dict else repr(usage)
     return Problem(
         message,
         expected=expected,
@@ -120,18 +119,21 @@ def _arguments_problem(choice: ChoiceState, call: ToolCallState) -> Problem | No
     if call.whole is not None and not call.arguments:
         return None  # sent as a JSON value (Mistral), already parsed
     text = "".join(call.arguments)
-    try:
-        orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        return Problem(
-            f"the arguments of tool call {call.index} ({call.name or 'unnamed'}) are not "
-            f"valid JSON: {exc}",
-            expected="the fragments of `arguments` concatenate to one JSON value",
-            received=repr(text[:120]),
-            json_path=f"$.choices[{choice.index}].delta.tool_calls[*].function.arguments",
-            event_index=call.first_event,
-        )
-    return None
+    try:  # within the client's bounds: megabytes of `{},` would decode to gigabytes
+        loads(text, DEPTH_LIMIT, VALUES_LIMIT)
+    except TooDeep as exc:
+        why = f"are beyond what the client reads: {exc}"
+    except ValueError as exc:
+        why = f"are not valid JSON: {exc}"
+    else:
+        return None
+    return Problem(
+        f"the arguments of tool call {call.index} ({call.name or 'unnamed'}) {why}",
+        expected="the fragments of `arguments` concatenate to one JSON value",
+        received=repr(text[:120]),
+        json_path=f"$.choices[{choice.index}].delta.tool_calls[*].function.arguments",
+        event_index=call.first_event,
+    )
 
 
 def meets(state: StreamState, expect: Expectation) -> Iterator[Problem]:

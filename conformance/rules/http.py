@@ -18,7 +18,13 @@ EVENT_STREAM = "text/event-stream"
     sentence="Set stream=true to receive responses as they are generated.",
 )
 def status_ok(exchange: Exchange) -> Iterator[Problem]:
-    if exchange.status != 200:
+    if exchange.status is None:  # a recorded head whose status line is not HTTP
+        yield Problem(
+            "a valid streaming request was answered with a status line that is not HTTP",
+            expected="HTTP/1.1 200 OK",
+            received=repr(exchange.reason),
+        )
+    elif exchange.status != 200:
         yield Problem(
             f"a valid streaming request was answered {exchange.status} {exchange.reason}".strip()
             + _redirect_note(exchange),

@@ -101,24 +101,29 @@ def _choice_tool_problem(state: StreamState, event: Event, choice: Any) -> Probl
     if type(calls) is not list or not calls or type(choice.get("index")) is not int:
         return None
     known = state.choices.get(choice["index"])
-    seen = set(known.tools) if known is not None else set()
+    before = known.tools if known is not None else {}
+    started: set[int] = set()  # calls this chunk starts (no copy of those before it)
     for position, call in enumerate(calls):
         index = call.get("index") if type(call) is dict else None
         if type(index) is not int:
             continue  # the schema reports a call without an index
         where = f"$.choices[{choice['index']}].delta.tool_calls[{position}]"
-        problem = _call_problem(call, index, seen, where)
-        seen.add(index)
+        seen = index in before or index in started
+        problem = _call_problem(call, index, seen, len(before) + len(started))
+        if not seen:
+            started.add(index)
         if problem is not None:
             return Problem(problem[0], problem[1], problem[2], where, event.index, event.offset)
     return None
 
 
 def _call_problem(
-    call: dict[str, Any], index: int, seen: set[int], where: str
+    call: dict[str, Any], index: int, seen: bool, count: int
 ) -> tuple[str, str, str] | None:
+    """What is wrong with one tool-call delta, given whether its call was seen before and
+    how many calls were started before it."""
     carried = _first_keys(call)
-    if index in seen:
+    if seen:
         if carried:
             return (
                 f"a later delta of tool call {index} repeats {', '.join(carried)}",
@@ -126,10 +131,10 @@ def _call_problem(
                 ", ".join(f"{k}={_value(call, k)!r}" for k in carried),
             )
         return None
-    if index != len(seen):
+    if index != count:
         return (
             f"tool call {index} starts, but calls are numbered from 0 in order",
-            f"index {len(seen)}",
+            f"index {count}",
             f"index {index}",
         )
     missing = [k for k in FIRST_KEYS if not _value(call, k)]
@@ -138,9 +143,27 @@ def _call_problem(
             f"the first delta of tool call {index} lacks {', '.join(missing)}",
             "id, type and function.name on the first delta of a call",
             f"{sorted(k for k in call if k != 'function')} and function "
-            f"{sorted(call.get('function') or {})}",
+            f"{_shape(call.get('function'))}",
         )
     return None
+
+
+def _shape(function: Any) -> str:
+    """The keys of a `function` object, or what JSON value stands in its place."""
+    if type(function) is dict:
+        return str(sorted(function))
+    if function is None:
+        return "absent"
+    return f"{_JSON_TYPES.get(type(function), type(function).__name__)}, not an object"
+
+
+_JSON_TYPES = {
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+}
 
 
 def _first_keys(call: dict[str, Any]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 from conformance._model import Event, Level, Need
@@ -237,14 +238,28 @@ def choices_complete(state: StreamState) -> Iterator[Problem]:
     if not state.choices:
         return
     count = state.requested_n or max(state.choices) + 1
-    missing = [i for i in range(count) if i not in state.choices]
-    if missing:
-        yield Problem(
-            f"choice index(es) {missing} never appear in the completion",
-            expected=f"choices 0..{count - 1}",
-            received=f"indexes {sorted(state.choices)}",
-            json_path="$.choices[*].index",
-        )
+    present = sum(1 for i in state.choices if 0 <= i < count)
+    if present == count:
+        return
+    # the first few missing indexes, found without building range(count): n and the indexes
+    # come from the target or the request and may be any number
+    missing = list(islice((i for i in range(count) if i not in state.choices), SHOWN))
+    more = count - present - len(missing)
+    yield Problem(
+        f"choice index(es) {_listed(missing, more)} never appear in the completion",
+        expected=f"choices 0..{count - 1}",
+        received=f"indexes {_listed(sorted(state.choices)[:SHOWN], len(state.choices) - SHOWN)}",
+        json_path="$.choices[*].index",
+    )
+
+
+SHOWN = 10
+"""Indexes a message lists before it counts the rest."""
+
+
+def _listed(indexes: list[int], more: int) -> str:
+    shown = ", ".join(map(str, indexes))
+    return f"[{shown}, ... and {more:,} more]" if more > 0 else f"[{shown}]"
 
 
 @end_rule(

@@ -26,6 +26,10 @@ DRIP_SECONDS = 1.0
 """Pause between the single bytes of the `slow-drip` fault."""
 WRITE = 64 * 1024
 """Bytes per write of the floods."""
+TOOL_CALLS = 15_000
+"""Tool calls (without `index`) the `tool-call-flood` fault lists in one chunk (~214 KB)."""
+DEEP = 100_000
+"""Levels of nesting of the `deep-json` fault's delta field."""
 
 
 async def stall_first(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -102,3 +106,41 @@ def _gzip_trailer(plain: bytes) -> bytes:
         crc = zlib.crc32(plain, crc)
     size = (len(plain) * BOMB_MIB) & 0xFFFFFFFF
     return crc.to_bytes(4, "little") + size.to_bytes(4, "little")
+
+
+def tool_call_flood(payloads: list[bytes]) -> list[bytes]:
+    """The opening chunk's delta also lists TOOL_CALLS calls, each a bare `{"id": ...}`."""
+    calls = b",".join(b'{"id":"%d"}' % i for i in range(TOOL_CALLS))
+    first = payloads[0].replace(b'"delta":{', b'"delta":{"tool_calls":[' + calls + b"],", 1)
+    return [first, *payloads[1:]]
+
+
+def deep_json(payloads: list[bytes]) -> list[bytes]:
+    """The second chunk's delta carries a field nested DEEP levels deep."""
+    deep = b"[" * DEEP + b"]" * DEEP
+    second = payloads[1].replace(b'"delta":{', b'"delta":{"x":' + deep + b",", 1)
+    return [payloads[0], second, *payloads[2:]]
+
+
+def hostile_strings(payloads: list[bytes]) -> list[bytes]:
+    """Strings no output may write as they are: a role and an id with lone surrogates and
+    control characters (JSON escapes, valid JSON), content of lone surrogates, and an event
+    of raw control bytes."""
+    role = b'"role":"assistant\\u0000\\u001b[2J\\u0007\\ud800"'
+    first = payloads[0].replace(b'"role":"assistant"', role, 1)
+    raw = b"\x00\x1b[2J\x1b]0;pwned\x07 not json \xc2\x9b"
+    rest = [p.replace(b'"content":"', b'"content":"\\ud800\\udfff', 1) for p in payloads[1:]]
+    changed = [first, raw, *rest]
+    return [p.replace(b'"id":"chatcmpl-', b'"id":"chatcmpl-\\udfff', 1) for p in changed]
+
+
+async def long_event(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The opening event, then one event of data lines without end: `data: {},` again and
+    again (a JSON array of empty objects, were it ever closed), never the blank line."""
+    events = [event async for event in body]
+    yield events[0]
+    yield b"data: [\n"
+    batch = b"data: {},\n" * (WRITE // 10)
+    while True:
+        yield batch
+        await asyncio.sleep(0)

@@ -211,6 +211,15 @@ def _drop_last_choice(chunks: list[Chunk]) -> list[Chunk]:
     ]
 
 
+def _function_not_object(chunks: list[Chunk]) -> list[Chunk]:
+    call = {"index": 0, "id": "call_0", "type": "function", "function": 5}
+    second = {
+        **chunks[1],
+        "choices": [{**chunks[1]["choices"][0], "delta": {"tool_calls": [call]}}],
+    }
+    return [chunks[0], second, *chunks[2:]]
+
+
 # --- payload, event and body stages ----------------------------------------------------
 
 
@@ -321,6 +330,64 @@ _HOSTILE = (
         "Two events and half of a third, then a TCP reset (RST).",
         hostile=True,
         raw=_raw.reset_mid_event,
+    ),
+    Fault(
+        "slow-head",
+        "transport.within_limits",
+        "A status line, then a header line every 0.25 s for ever: the head never ends and the "
+        "connection is never idle.",
+        hostile=True,
+        raw=_raw.slow_head,
+    ),
+    Fault(
+        "interim-flood",
+        "transport.within_limits",
+        "Interim answers (100 Continue, 102 Processing) without end, never a final response.",
+        hostile=True,
+        raw=_raw.interim_flood,
+    ),
+    Fault(
+        "long-event",
+        "transport.within_limits",
+        "After the opening event, one event of `data: {},` lines without end (no blank line).",
+        _B(body=(_attacks.long_event,)),
+        hostile=True,
+    ),
+    Fault(
+        "tool-call-flood",
+        "openai.tool_call_deltas",
+        "The opening chunk lists 15,000 tool calls without an index (~214 KB in one event).",
+        _B(payloads=(_attacks.tool_call_flood,)),
+        hostile=True,
+    ),
+    Fault(
+        "deep-json",
+        "transport.within_limits",
+        "The second chunk's delta carries a field nested 100,000 levels deep (valid JSON).",
+        _B(payloads=(_attacks.deep_json,)),
+        hostile=True,
+    ),
+    Fault(
+        "huge-choice-index",
+        "stream.choice_indexes",
+        "Every choice index is 2**63.",
+        _B(chunks=(each_choice(_keyed("index", lambda _: 2**63)),)),
+        hostile=True,
+    ),
+    Fault(
+        "function-not-object",
+        "openai.tool_call_deltas",
+        "The second chunk starts a tool call whose `function` is the number 5.",
+        _B(chunks=(_function_not_object,)),
+        hostile=True,
+    ),
+    Fault(
+        "hostile-strings",
+        "delta.role",
+        "Lone surrogates and control characters as JSON escapes in the role, id and content, "
+        "and an event of raw control bytes.",
+        _B(payloads=(_attacks.hostile_strings,)),
+        hostile=True,
     ),
     Fault(
         "redirect-elsewhere",

@@ -23,6 +23,9 @@ from ._wire import encode_event
 OVERSIZED_HEADERS = 1024 * 1024
 """Bytes of response headers the `oversized-headers` fault sends (and then some)."""
 _HEADER_LINE = b"X-Padding: " + b"a" * 8180 + b"\r\n"
+HEAD_DRIP_SECONDS = 0.25
+"""Pause between the header lines of the `slow-head` fault (far below any idle timeout)."""
+STALL_SECONDS = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +117,25 @@ async def redirect_elsewhere(request: RawRequest, writer: asyncio.StreamWriter) 
     location = f"{request.elsewhere}{request.path}".encode()
     writer.write(_head("307 Temporary Redirect", b"Location: " + location, b"Content-Length: 0"))
     await writer.drain()
+
+
+async def slow_head(request: RawRequest, writer: asyncio.StreamWriter) -> None:
+    """A status line, then a short header line every HEAD_DRIP_SECONDS, for ever: the head
+    never ends, and the connection is never idle."""
+    writer.write(b"HTTP/1.1 200 OK\r\n")
+    number = 0
+    while True:
+        await writer.drain()
+        await asyncio.sleep(HEAD_DRIP_SECONDS)
+        number += 1
+        writer.write(b"X-Slow-%d: a\r\n" % number)
+
+
+async def interim_flood(request: RawRequest, writer: asyncio.StreamWriter) -> None:
+    """Interim answers (`100 Continue`, `102 Processing`) as fast as the client reads them,
+    for ever, and never a final response."""
+    interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n" * 256
+    while True:
+        writer.write(interim)
+        await writer.drain()
+        await asyncio.sleep(0)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from conformance._budget import Meter
 from conformance._cases import judge_session
-from conformance._client import Client, LiveResult
+from conformance._client import Client, LiveResult, TargetUnreachable
 from conformance._model import Policy
 from conformance._outcome import ConformanceFailure, Outcome
 from conformance._profiles import load_profile
@@ -57,18 +57,27 @@ class _Examples:
     never the same request twice), keeps the conformant ones (their SHOULD findings become
     warnings), raises on a failing one (hypothesis then shrinks it to a minimal request), and
     once the target failed to answer a request, sends it nothing more: every later example
-    fails as that one did."""
+    fails as that one did. A request the run no longer sends (the target unreachable or
+    unresponsive, the `--budget` spent) ends every later example with the same error, so
+    that hypothesis, replaying the example, meets the failure it first met."""
 
     def __init__(self, outcome: Outcome, policy: Policy, meter: Meter) -> None:
         self.outcome = outcome
         self.policy = policy
         self.meter = meter
         self.unanswered: ConformanceFailure | None = None
+        self.unreached: TargetUnreachable | None = None
 
     def judge(self, request: Request, send: Callable[[], LiveResult]) -> None:
         if self.unanswered is not None:
             raise self.unanswered
-        live = self.meter.send(request.key(), send)
+        if self.unreached is not None:
+            raise self.unreached
+        try:
+            live = self.meter.send(request.key(), send)
+        except TargetUnreachable as exc:
+            self.unreached = exc
+            raise
         if live is None:  # the budget is spent: not judged
             return
         failing = [(0, f) for f in live.findings if self.policy.fails(f)]
