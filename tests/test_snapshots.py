@@ -21,7 +21,7 @@ LINES = 40
 HELPS = ["", "serve", "faults", "rules", "run", "check", "clients", "verify-report"]
 ENV = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
 _VOLATILE = [
-    (re.compile(r"^(platform |plugins: |benchmark: |rootdir: |cachedir: ).*\n", re.M), ""),
+    (re.compile(r"^(platform |plugins: |rootdir: |cachedir: ).*\n", re.M), ""),
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
     (re.compile(r"127\.0\.0\.1-\d+-\d{8}T\d{6}Z"), "127.0.0.1-PORT-TIME"),
     (re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"), "DATE"),
