@@ -341,6 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args, extra))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as SIGPIPE would
+        _silence_stdout()
+        return 128 + 13
     except Exception:  # a bug in the suite: say so, keep the traceback, exit 4
         return _internal_error()
 
@@ -378,6 +381,14 @@ def _known_options(command: str) -> set[str]:
         if choice is not None:
             return {s for a in choice._actions for s in a.option_strings}
     return set()
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing it at exit cannot fail again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _internal_error() -> int:

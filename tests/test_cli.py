@@ -101,3 +101,24 @@ def test_verbose_shows_each_request(reference_server: ServerThread, tmp_path: Pa
         cwd=tmp_path,
     )  # fmt: skip
     assert "    request 1: 200 OK, " in done.stdout and " events, " in done.stdout, done.stdout
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path: Path) -> None:
+    # `conformance check ... | head -1`: the pipe closes while the command still writes; it
+    # stops as a command killed by SIGPIPE would (128 + 13), not as a bug in the suite.
+    recording = tmp_path / "s.sse"
+    recording.write_bytes(b'data: {"id": "x", "object": "nope"}\n\n' * 100)
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody will ever read
+    with os.fdopen(writer, "wb") as stdout:
+        done = subprocess.run(
+            [sys.executable, "-m", "conformance", "check", str(recording), "--format", "json"],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+            env=ENV,
+        )
+    assert done.returncode == 141, done.stderr
+    assert done.stderr == ""
