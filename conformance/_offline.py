@@ -105,6 +105,7 @@ class RecordingResult:
     result: StreamResult | None
     unreadable: str | None = None
     tool_calls: dict[int, list[ToolCallText]] = field(default_factory=dict)
+    error: str | None = None  # the check stopped: its worker process crashed, or a bug
 
     @property
     def not_applicable(self) -> list[tuple[str, str]]:
@@ -121,7 +122,10 @@ class RecordingResult:
         return policy.failing(self.result.findings) if self.result else []
 
     def verdict(self, policy: Policy = DEFAULT_POLICY) -> str:
-        """The verdict: `conformant`, `not conformant` or `unreadable`."""
+        """The verdict: `conformant`, `not conformant`, `unreadable`, or `error` (the check
+        itself did not finish: see `error`)."""
+        if self.error is not None:
+            return "error"
         if self.unreadable is not None:
             return "unreadable"
         return "not conformant" if self.failing(policy) else "conformant"

@@ -122,7 +122,18 @@ def _check(args: argparse.Namespace, extra: list[str]) -> int:
         show_text=args.show_text,
         fail_on=args.fail_on,
         clients=args.clients,
+        jobs=args.jobs,
     )
+
+
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"not a number of worker processes: {text!r}")
+    return jobs
 
 
 def _clients(args: argparse.Namespace, extra: list[str]) -> int:
@@ -141,7 +152,22 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=EXIT_CODES,
         formatter_class=_Help,
     )
-    check.add_argument("paths", nargs="+", metavar="PATH", help="recorded stream(s)")
+    check.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="recorded stream(s): files, folders (their .sse, .har, .txt, .http, .curl and .log "
+        "files, subfolders included) or globs (quoted; ** for any depth)",
+    )
+    check.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="check files in N worker processes (default: one per core); the output keeps the "
+        "order of the paths",
+    )
     check.add_argument(
         "--profile", default=DEFAULT_PROFILE, help="rule profile: alphaedge, openai or mistral"
     )
