@@ -13,18 +13,15 @@ import contextlib
 import glob
 import os
 import signal
-import tempfile
 import threading
-import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from conformance._offline import RecordingResult
+
+if TYPE_CHECKING:  # imported when worker processes start (a one-file check never needs them)
+    from concurrent.futures import ProcessPoolExecutor
 
 SUFFIXES = (".sse", ".har", ".txt", ".http", ".curl", ".log")
 """The files of a folder that are checked: the usual names of a raw SSE body, a HAR file and
@@ -112,6 +109,8 @@ def in_workers(
     """Per path, in order, what `work(paths, argument)` (a module-level function, run in
     `jobs` worker processes on batches of paths) returned for it; `crashed(path)` for a path
     that kills its worker even when it is alone in it."""
+    from concurrent.futures.process import BrokenProcessPool
+
     groups = batches(paths)
     start = 0
     while start < len(groups):
@@ -141,6 +140,8 @@ def _one_by_one(
     argument: A,
     crashed: Callable[[str], T],
 ) -> Iterator[T]:
+    from concurrent.futures.process import BrokenProcessPool
+
     pool = _pool(1)
     try:
         for path in group:
@@ -162,6 +163,9 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
     """Workers forked from this process, which has the checker loaded, when it runs no other
     thread; else (a fork copies other threads' locks, not the threads) forked from a clean
     server process that loads the checker first."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     if threading.active_count() == 1:
         return ProcessPoolExecutor(
             jobs, mp_context=get_context("fork"), initializer=_ignore_interrupts
@@ -191,6 +195,10 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 def errored(label: str, profile: str) -> RecordingResult:
     """The outcome of a file whose check raised (a bug in the suite): the traceback is saved
     to a file, never printed."""
+    import tempfile
+    import time
+    import traceback
+
     path = Path(tempfile.gettempdir()) / f"conformance-crash-{time.strftime('%Y%m%dT%H%M%S')}.txt"
     try:
         path.write_text(traceback.format_exc(), encoding="utf-8")
