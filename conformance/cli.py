@@ -122,7 +122,7 @@ def _check(args: argparse.Namespace, extra: list[str]) -> int:
         show_text=args.show_text,
         fail_on=args.fail_on,
         clients=args.clients,
-        jobs=args.jobs,
+        jobs=getattr(args, "jobs", None),
     )
 
 
@@ -163,7 +163,7 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-j",
         "--jobs",
         type=_jobs,
-        default=None,
+        default=argparse.SUPPRESS,  # one per core, counted when needed
         metavar="N",
         help="check files in N worker processes (default: one per core); the output keeps the "
         "order of the paths",
