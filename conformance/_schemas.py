@@ -204,6 +204,24 @@ class SchemaChecker:
         """
         return self._compiled.is_valid  # type: ignore[no-any-return]
 
+    def compiled_with(self, schemas: Sequence[dict[str, Any]]) -> Callable[[object], bool] | None:
+        """A compiled `is_valid` of this schema and every one of `schemas` together (None
+        when they do not compile: a value JSON Schema cannot hold, say). Same caveats as
+        `compiled_is_valid`."""
+        document = {"allOf": [{"$ref": uri(self.name)}, *schemas]}
+        try:
+            compiled = jsonschema_rs.validator_for(
+                document,
+                registry=_rs_registry(),
+                base_uri=SCHEMA_BASE + "quiet.json",
+                validate_formats=False,
+                offline=True,
+            )
+        except Exception:  # whatever the binding raises: no fast path then
+            return None
+        is_valid: Callable[[object], bool] = compiled.is_valid
+        return is_valid
+
     def errors(self, instance: object, limit: int = ERRORS_LIMIT) -> list[SchemaError]:
         """One `SchemaError` per failing leaf, the first `limit` of them (empty when
         `instance` is valid). Validation stops there: a chunk listing thousands of broken
