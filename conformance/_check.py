@@ -109,12 +109,12 @@ class StreamChecker:
         self._schema = schema_checker(self.profile.chunk_schema)
         self._compiled_is_valid = self._schema.compiled_is_valid
         self._chunk_rules = [(r, r.check) for r in self.dispatch.rules(Scope.CHUNK)]
-        self._quiet = [r.quiet for r, _ in self._chunk_rules]
         self._plain: Callable[[object], bool] | None = None  # see `_on_plain_chunk`
         self._plain_epoch = -1  # the state's epoch `_plain` was built for
         self._plain_builds = 0
         self._event_rules = [(r, r.check) for r in self.dispatch.rules(Scope.EVENT)]
         self._object_rules = [(r, c) for r, c in self._event_rules if r.objects]
+        self._quiet = [r.quiet for r, _ in [*self._chunk_rules, *self._object_rules]]
         self._payloads = 0
         self._seen_observations = 0
         self._transcript = bytearray()
@@ -254,7 +254,16 @@ class StreamChecker:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
             payload = _decode(data)
-        rules = self._object_rules if type(payload) is dict else self._event_rules
+        if type(payload) is dict:
+            if not event.type:  # a plain chunk (see `_build_plain`): the hot path
+                if state.epoch != self._plain_epoch:
+                    self._build_plain()
+                plain = self._plain
+                if plain is not None and _plain(plain, state, event.index, payload):
+                    return
+            rules = self._object_rules
+        else:
+            rules = self._event_rules
         for _, check in rules:  # the dispatcher's `event`, inline: the hot path
             problem = check(event, payload)
             if problem is not None:
@@ -273,16 +282,8 @@ class StreamChecker:
             self.state.aborted.append((event.index, claimed[1].message))
 
     def _on_chunk(self, event: Event, chunk: dict[str, Any]) -> None:
+        """Judge a chunk that is not plain: schema, every chunk rule, then the state."""
         state = self.state
-        if state.epoch != self._plain_epoch:
-            self._build_plain()
-        plain = self._plain
-        if plain is not None:
-            try:
-                if plain(chunk) and state.update_plain(event.index, chunk):
-                    return
-            except (ValueError, TypeError, OverflowError):
-                pass
         try:  # the compiled validator directly: the per-chunk hot path
             valid = self._compiled_is_valid(chunk)
         except (ValueError, TypeError, OverflowError):
@@ -299,10 +300,12 @@ class StreamChecker:
 
     def _build_plain(self) -> None:
         """The plain-chunk validator for the state's epoch: the chunk schema, the shape
-        `StreamState.update_plain` takes in, and every chunk rule's `quiet` schema together.
-        A chunk it accepts would get no problem from any chunk rule and no schema error, so
-        it skips them: one compiled validation instead of a call per rule. None when a rule
-        has no quiet schema, or the state changed shape too often (each build is a compile)."""
+        `StreamState.update_plain` takes in, and the `quiet` schema of every chunk rule and
+        every event rule that judges objects, together. A chunk it accepts, in an event
+        without an `event:` type, would get no problem from any of those rules and no schema
+        error, so it skips them: one compiled validation instead of a call per rule. None
+        when a rule has no quiet schema, or the state changed shape too often (each build
+        is a compile)."""
         state = self.state
         self._plain = None
         if state.chunks < PLAIN_AFTER:
@@ -386,6 +389,16 @@ class StreamChecker:
             state.first_content_event,
             state,
         )
+
+
+def _plain(
+    plain: Callable[[object], bool], state: StreamState, index: int, chunk: dict[str, Any]
+) -> bool:
+    """Whether `chunk` is plain (and then taken in by the state)."""
+    try:
+        return plain(chunk) and state.update_plain(index, chunk)
+    except (ValueError, TypeError, OverflowError):  # what the compiled validator cannot read
+        return False
 
 
 PLAIN_AFTER = 16

@@ -8,6 +8,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -179,8 +180,35 @@ def test_a_plain_stream_takes_the_fast_path(profile: str) -> None:
 
 
 def test_every_chunk_rule_says_which_chunks_it_lets_pass() -> None:
-    """A chunk rule without a `quiet` schema turns the fast path off for its profiles."""
-    assert [r.id for r in REGISTRY if r.scope is Scope.CHUNK and r.quiet is None] == []
+    """A chunk rule (or an event rule judging objects) without a `quiet` schema turns the
+    fast path off for its profiles."""
+    judging = [
+        r for r in REGISTRY if r.scope is Scope.CHUNK or (r.scope is Scope.EVENT and r.objects)
+    ]
+    assert [r.id for r in judging if r.quiet is None] == []
+
+
+@pytest.mark.parametrize("profile", profile_names())
+@pytest.mark.parametrize("kind", ["error", "message", "delta"])
+def test_a_typed_event_is_never_plain(profile: str, kind: str) -> None:
+    """The event rules' quiet schemas speak for events without an `event:` type only."""
+    body = _stream(lambda chunks: None)
+    marker = b"data: " + orjson.dumps(chunk(f"t{AT} "))
+    assert body.count(marker) == 1
+    body = body.replace(marker, f"event: {kind}\n".encode() + marker)
+    checker = _same_with_and_without(body, profile)
+    assert checker._plain_builds >= 1
+    fast, _ = _run(body, profile, plain=True)
+    assert ("stream.error_event" in fast.found) == (kind == "error")
+
+
+@pytest.mark.parametrize("profile", profile_names())
+def test_an_error_object_is_never_plain(profile: str) -> None:
+    error = {**chunk("x"), "error": {"message": "overloaded"}}
+    body = _stream(_insert(AT, error))
+    _same_with_and_without(body, profile)
+    fast, _ = _run(body, profile, plain=True)
+    assert "stream.error_event" in fast.found
 
 
 def test_a_stream_changing_shape_on_every_chunk_builds_a_bounded_number_of_times() -> None:
