@@ -10,6 +10,7 @@ outcome for that file. The workers ignore Ctrl-C; the parent stops them."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import glob
 import os
 import signal
@@ -167,6 +168,7 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
     from multiprocessing import get_context
 
     if threading.active_count() == 1:
+        gc.freeze()  # what is loaded stays out of the workers' collections (and unwritten)
         return ProcessPoolExecutor(
             jobs, mp_context=get_context("fork"), initializer=_ignore_interrupts
         )
