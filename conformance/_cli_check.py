@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -35,8 +35,10 @@ from conformance._offline import (
 )
 from conformance._profiles import Profile, UnknownProfileError, load_profile
 from conformance._render import render_finding
-from conformance._replay._recorded import Recorded, Tap, recorded, replayable
 from conformance.rules.http import EVENT_STREAM
+
+if TYPE_CHECKING:  # client replay (`--clients`) only
+    from conformance._replay._recorded import Recorded, Tap
 
 KINDS = {"sse": "raw SSE body", "curl": "curl -i capture", "har": "HAR entry"}
 
@@ -311,13 +313,19 @@ def _judge_path(
 ) -> Iterator[RecordingResult]:
     try:
         for recording in recordings(path):
-            tap = Tap() if replays is not None else None
+            tap = _tap() if replays is not None else None
             judged = judge(recording, profile, keep_text=keep_text, tap=tap)
             if tap is not None:
                 _keep_for_replay(judged, recording, tap, replays)
             yield judged
     except UnreadableError as exc:
         yield RecordingResult(str(path), "sse", profile.name, None, unreadable=str(exc))
+
+
+def _tap() -> Tap:
+    from conformance._replay._recorded import Tap
+
+    return Tap()
 
 
 def _keep_for_replay(
@@ -327,6 +335,8 @@ def _keep_for_replay(
     exchange = recording.exchange or Exchange(
         status=200, response_headers=[("Content-Type", EVENT_STREAM)]
     )
+    from conformance._replay._recorded import recorded, replayable
+
     why = replayable(judged.result, exchange, tap) if judged.unreadable is None else "unreadable"
     if why is None and judged.result is not None and replays is not None:
         replays.append(recorded(judged.label, exchange, tap, judged.result, decoded=True))

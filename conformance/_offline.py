@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -39,8 +39,10 @@ from conformance._model import (
     Policy,
 )
 from conformance._profiles import Profile
-from conformance._replay._recorded import Tap
 from conformance.rules.http import EVENT_STREAM, media_type
+
+if TYPE_CHECKING:  # client replay (`--clients`) only
+    from conformance._replay._recorded import Tap
 
 READ_SIZE = 64 * 1024
 HEAD_LIMIT = 1024 * 1024

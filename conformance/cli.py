@@ -377,8 +377,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _unknown(command: str, extra: list[str]) -> str:
     """Why the arguments left over are wrong (empty: they are not): an unknown option, with
     the closest known one. `conformance run` passes pytest options on to pytest."""
-    import difflib
-
     before = extra[: extra.index("--")] if "--" in extra else extra
     if command == "run":
         before = [a for a in before if not _pytest_option(a)]
@@ -387,6 +385,8 @@ def _unknown(command: str, extra: list[str]) -> str:
             continue
         name = argument.split("=", 1)[0]
         known = sorted(_known_options(command) | (PYTEST_OPTIONS if command == "run" else set()))
+        import difflib  # an unknown argument only
+
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]}?" if close else ""
         tail = " (other pytest options go after --)" if command == "run" else ""

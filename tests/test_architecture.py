@@ -176,7 +176,13 @@ def test_no_rule_id_is_named_outside_the_rules(path: Path) -> None:
 # the HTTP client, the test runner, the rich validator (it only words an invalid chunk's
 # error) and the HAR reader. A start-up cost belongs to the input that needs it.
 NOT_FOR_A_PLAIN_CHECK = ("httpx", "pytest", "jsonschema", "referencing", "ijson", "hypothesis")
-NOT_FOR_A_PLAIN_CHECK += ("starlette", "uvicorn", "anyio", "conformance._client")
+NOT_FOR_A_PLAIN_CHECK += (
+    "starlette",
+    "uvicorn",
+    "anyio",
+    "conformance._client",
+    "conformance._replay",
+)
 
 _LOADED = """
 import sys
