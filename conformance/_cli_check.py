@@ -3,10 +3,11 @@ finding per recording, as text for people or JSON for machines."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -223,12 +224,13 @@ def check_files(
     options = Options(chosen.name, fmt, show_text, fail_on)
     verdicts: list[str] = []
     documents: list[dict[str, Any]] = []
-    for shown in _shown(items, options, jobs or default_jobs()):
-        verdicts.append(shown.verdict)
-        if shown.document is not None:
-            documents.append(shown.document)
-        else:
-            print(shown.text)
+    with contextlib.closing(_shown(items, options, jobs or default_jobs())) as every:
+        for shown in every:  # an interrupt closes it now: the workers stop before we return
+            verdicts.append(shown.verdict)
+            if shown.document is not None:
+                documents.append(shown.document)
+            else:
+                print(shown.text)
     if fmt == "json":
         sys.stdout.buffer.write(_json_document(documents, verdicts, None) + b"\n")
     else:
@@ -236,19 +238,20 @@ def check_files(
     return _exit_code(verdicts)
 
 
-def _shown(items: list[Item], options: Options, jobs: int) -> Iterator[Shown]:
+def _shown(items: list[Item], options: Options, jobs: int) -> Generator[Shown, None, None]:
     """Every recording of `items` judged and shown, in order: in this process, or (several
     files and `jobs` > 1) in worker processes."""
     files = [item for item in items if isinstance(item, Path)]
     parallel = jobs > 1 and len(files) > 1
     done = in_workers(files, jobs, show_files, options, partial(_crashed, options=options))
-    for item in items:
-        if isinstance(item, RecordingResult):
-            yield _show(item, options)
-        elif parallel:
-            yield from next(done)
-        else:
-            yield from show_files([str(item)], options, catch=False)[0]
+    with contextlib.closing(done):
+        for item in items:
+            if isinstance(item, RecordingResult):
+                yield _show(item, options)
+            elif parallel:
+                yield from next(done)
+            else:
+                yield from show_files([str(item)], options, catch=False)[0]
 
 
 def show_files(paths: Sequence[str], options: Options, *, catch: bool = True) -> list[list[Shown]]:

@@ -15,7 +15,7 @@ import glob
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -106,7 +106,7 @@ def in_workers(
     work: Callable[[list[str], A], list[T]],
     argument: A,
     crashed: Callable[[str], T],
-) -> Iterator[T]:
+) -> Generator[T, None, None]:
     """Per path, in order, what `work(paths, argument)` (a module-level function, run in
     `jobs` worker processes on batches of paths) returned for it; `crashed(path)` for a path
     that kills its worker even when it is alone in it."""
