@@ -3,29 +3,42 @@
     .venv/bin/python benchmarks/bench_checker.py            # full sizes (README figures)
     .venv/bin/python benchmarks/bench_checker.py --small    # CI: small sizes, same ratios
     .venv/bin/python benchmarks/bench_checker.py --check    # exit 1 when a goal is missed
+    .venv/bin/python benchmarks/bench_checker.py --runs 3   # and the median and spread
 
-Three measurements:
+The measurements:
 
-- offline: the full `StreamChecker` (strict SSE parsing, JSON decoding, schema validation,
-  every stream rule) fed 64 KiB blocks of a 100,000-chunk body, against the floor of a plain
-  loop that splits the same body on blank lines and `json.loads` every payload (goal <= 1.0x);
+- offline (in-process): the full `StreamChecker` (strict SSE parsing, JSON decoding, schema
+  validation, every stream rule) fed 64 KiB blocks of a 100,000-chunk body, against the floor
+  of a plain loop that splits the same body on blank lines and `json.loads` every payload
+  (goal <= 0.7x);
+- start-up: `conformance check` on a one-chunk file (median of 10) beside a bare
+  `python -c pass` (goal <= 0.12 s);
+- whole command: `conformance check FILE` on the same 100,000-chunk stream as a file against
+  a whole process that reads it, splits it on blank lines and `json.loads` every payload
+  (median of 3 alternating pairs; goal <= 1.0x);
+- folder: `conformance check -j 2` and `-j 1` on a folder of 1,000 recordings, and one
+  `conformance check` process per file (on the first 100 of them): MB/s and files/s
+  (goal: -j 2 at least 1.7x -j 1);
 - live: over loopback, from a server that writes and flushes one event at a time, the
   suite's client (read + check) against a bare `httpx` read of the same stream (goal <= 1.5x);
 - memory: peak RSS of `conformance check` on a 1,000,000-chunk file (goal <= 100 MiB).
 
-Each figure is the best of several repetitions, alternating the two sides so that a noisy
-neighbour hurts both alike.
+In-process figures are the best of several repetitions, alternating the two sides so that a
+noisy neighbour hurts both alike; whole-process figures are medians. The package is
+byte-compiled first, as an installed package is.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import gc
 import json
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,7 +55,8 @@ from conformance._client import Client, Target
 from conformance._model import Limits
 
 BLOCK = 64 * 1024
-OFFLINE_GOAL, LIVE_GOAL, MEMORY_GOAL_MIB = 1.0, 1.5, 100
+OFFLINE_GOAL, LIVE_GOAL, MEMORY_GOAL_MIB = 0.7, 1.5, 100
+STARTUP_GOAL, COMMAND_GOAL, FOLDER_GOAL = 0.12, 1.0, 1.7
 MODEL = "alphaedge-large-3-2512"
 CREATED = int(time.time())
 UNLIMITED = Limits(max_events=10**9, max_bytes=1 << 40)
@@ -50,6 +64,7 @@ SIZES = {  # (offline chunks, live chunks, memory chunks)
     "full": (100_000, 20_000, 1_000_000),
     "small": (10_000, 2_000, 100_000),
 }
+FOLDER = {"full": (1_000, 100), "small": (100, 20)}  # (recordings, checked one per process)
 
 
 # -- the stream -----------------------------------------------------------------------------
@@ -134,6 +149,106 @@ def offline(count: int, rounds: int) -> float:
     print(f"  checker (everything):       {full:.3f} s  {full / count * 1e6:.2f} us/chunk")
     print(f"  ratio checker/floor: {ratio:.2f}x (goal <= {OFFLINE_GOAL:.1f}x)")
     return ratio
+
+
+# -- whole commands -------------------------------------------------------------------------
+
+ONE_CHUNK = (
+    b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1764000000,'
+    b'"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},'
+    b'"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+)
+
+FLOOR_PROCESS = textwrap.dedent("""
+    import json, sys
+    with open(sys.argv[1], "rb") as handle:
+        data = handle.read()
+    for part in data.split(b"\\n\\n"):
+        if part and part != b"data: [DONE]":
+            json.loads(part[6:])
+""")
+"""The whole-process floor: read the file, split it on blank lines, `json.loads` each payload."""
+
+
+def conformance() -> list[str]:
+    """The `conformance` console script of this interpreter's environment."""
+    script = Path(sys.executable).with_name("conformance")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "conformance"]
+
+
+def timed(command: list[str], expect: tuple[int, ...] = (0,)) -> float:
+    """Wall seconds of one run of `command` (its output discarded)."""
+    start = time.perf_counter()
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    elapsed = time.perf_counter() - start
+    assert done.returncode in expect, (command, done.returncode, done.stderr[-2000:])
+    return elapsed
+
+
+def median_pair(
+    first: list[str], second: list[str], rounds: int, expect: tuple[int, ...] = (0,)
+) -> tuple[float, float]:
+    """The median wall time of each command over `rounds` alternating runs."""
+    a, b = [], []
+    for _ in range(rounds):
+        a.append(timed(first, expect))
+        b.append(timed(second, expect))
+    return statistics.median(a), statistics.median(b)
+
+
+def startup(tmp: Path, rounds: int = 10) -> float:
+    """Print and return the median wall seconds of `conformance check` on a one-chunk file."""
+    path = tmp / "one.sse"
+    path.write_bytes(ONE_CHUNK)
+    bare, check = median_pair(
+        [sys.executable, "-c", "pass"], [*conformance(), "check", str(path)], rounds
+    )
+    print(f"start-up: `conformance check` on a one-chunk file, median of {rounds}")
+    print(f"  bare `python -c pass`: {bare:.3f} s")
+    print(f"  conformance check:     {check:.3f} s (goal <= {STARTUP_GOAL:.2f} s)")
+    return check
+
+
+def whole_command(tmp: Path, count: int, rounds: int = 3) -> float:
+    """Print and return the ratio of `conformance check FILE` to the whole-process floor."""
+    path = tmp / "stream.sse"
+    write_file(path, count)
+    size = path.stat().st_size
+    floor_command = [sys.executable, "-c", FLOOR_PROCESS, str(path)]
+    base, check = median_pair(floor_command, [*conformance(), "check", str(path)], rounds)
+    ratio = check / base
+    print(f"whole command: {count:,} chunks, {size / 1e6:.1f} MB file, median of {rounds}")
+    print(f"  floor process (read + split + json.loads): {base:.3f} s")
+    print(f"  conformance check FILE:                    {check:.3f} s")
+    print(f"  ratio command/floor: {ratio:.2f}x (goal <= {COMMAND_GOAL:.1f}x)")
+    return ratio
+
+
+def folder(tmp: Path, files: int, singles: int) -> float:
+    """Print the throughput of `conformance check` on a folder of `files` recordings (-j 2,
+    -j 1, one process per file on `singles` of them); return the -j 2 / -j 1 speed-up."""
+    root = tmp / "folder"
+    root.mkdir()
+    for n in range(files):  # 20 to 400 chunks, about 4 to 80 KB: captured completions
+        write_file(root / f"{n:05}.sse", 20 + (n * 37) % 381)
+    paths = sorted(root.iterdir())
+    size = sum(p.stat().st_size for p in paths)
+    command = [*conformance(), "check"]
+    two, one = median_pair([*command, "-j", "2", str(root)], [*command, "-j", "1", str(root)], 3)
+    start = time.perf_counter()
+    for path in paths[:singles]:
+        timed([*command, str(path)])
+    each = (time.perf_counter() - start) / singles
+    single_mb = sum(p.stat().st_size for p in paths[:singles]) / singles / each / 1e6
+    print(f"folder: {files:,} recordings, {size / 1e6:.1f} MB, median of 3")
+    for label, seconds in (("-j 2", two), ("-j 1", one)):
+        rate = f"{size / seconds / 1e6:.1f} MB/s  {files / seconds:.0f} files/s"
+        print(f"  {label}: {seconds:.2f} s  {rate}")
+    print(f"  one process per file ({singles} files): {each:.3f} s a file  "
+          f"{single_mb:.1f} MB/s  {1 / each:.1f} files/s")  # fmt: skip
+    speedup = one / two
+    print(f"  speed-up -j 2 / -j 1: {speedup:.2f}x (goal >= {FOLDER_GOAL:.1f}x)")
+    return speedup
 
 
 # -- live -----------------------------------------------------------------------------------
@@ -303,27 +418,84 @@ def machine() -> str:
     )
 
 
+GOALS = {  # name: (goal, True when higher is better)
+    "in-process ratio": (OFFLINE_GOAL, False),
+    "start-up s": (STARTUP_GOAL, False),
+    "whole-command ratio": (COMMAND_GOAL, False),
+    "folder speed-up": (FOLDER_GOAL, True),
+    "live ratio": (LIVE_GOAL, False),
+    "peak RSS MiB": (MEMORY_GOAL_MIB, False),
+}
+
+
+def measure(args: argparse.Namespace) -> dict[str, float]:
+    """One run of every measurement asked for: {name: figure}."""
+    size = "small" if args.small else "full"
+    sizes = SIZES[size]
+    figures: dict[str, float] = {}
+    only = args.only
+    if only is None or "offline" in only:
+        figures["in-process ratio"] = offline(sizes[0], args.rounds)
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        if only is None or "startup" in only:
+            figures["start-up s"] = startup(tmp)
+        if only is None or "command" in only:
+            figures["whole-command ratio"] = whole_command(tmp, sizes[0])
+        if only is None or "folder" in only:
+            figures["folder speed-up"] = folder(tmp, *FOLDER[size])
+    if only is None or "live" in only:
+        figures["live ratio"] = live(sizes[1], args.rounds)
+    if only is None or "memory" in only:
+        figures["peak RSS MiB"] = memory(sizes[2])
+    return figures
+
+
+def missed(figures: dict[str, float]) -> list[str]:
+    out = []
+    for name, value in figures.items():
+        goal, higher = GOALS[name]
+        if (value < goal) if higher else (value > goal):
+            out.append(name)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="CI sizes (10x smaller)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--only", choices=("offline", "live", "memory"))
+    parser.add_argument("--runs", type=int, default=1, help="repeat it all; print medians")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=("offline", "startup", "command", "folder", "live", "memory"),
+        help="this measurement only (repeat the option for several)",
+    )
     parser.add_argument("--serve", type=int, metavar="CHUNKS", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         FlushingServer(args.serve).serve_forever()
-    sizes = SIZES["small" if args.small else "full"]
-    print(f"machine: {machine()}")
-    missed = []
-    if args.only in (None, "offline") and offline(sizes[0], args.rounds) > OFFLINE_GOAL:
-        missed.append("offline")
-    if args.only in (None, "live") and live(sizes[1], args.rounds) > LIVE_GOAL:
-        missed.append("live")
-    if args.only in (None, "memory") and memory(sizes[2]) > MEMORY_GOAL_MIB:
-        missed.append("memory")
-    print(f"goals missed: {', '.join(missed)}" if missed else "all goals met")
-    return 1 if missed and args.check else 0
+    package = Path(__file__).resolve().parents[1] / "conformance"
+    compileall.compile_dir(package, quiet=1)  # as installed: bytecode already there
+    runs = []
+    for run in range(args.runs):
+        print(
+            f"machine: {machine()}" + (f" (run {run + 1} of {args.runs})" if args.runs > 1 else "")
+        )
+        runs.append(measure(args))
+        print(f"load after the run: {os.getloadavg()[0]:.2f}")
+    if args.runs > 1:
+        print(f"over {args.runs} runs: median (min-max)")
+        for name in runs[0]:
+            values = [r[name] for r in runs]
+            print(
+                f"  {name}: {statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+            )
+    final = {name: statistics.median(r[name] for r in runs) for name in runs[0]}
+    failed = missed(final)
+    print(f"goals missed: {', '.join(failed)}" if failed else "all goals met")
+    return 1 if failed and args.check else 0
 
 
 if __name__ == "__main__":

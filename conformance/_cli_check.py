@@ -3,17 +3,21 @@ finding per recording, as text for people or JSON for machines."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from conformance._dispatch import Context, Dispatcher
 from conformance._json import escape_controls
+from conformance._many import CRASHED, Item, default_jobs, errored, expand, in_workers
 from conformance._model import (
     CLIENT_AREA,
     DEFAULT_PROFILE,
@@ -32,8 +36,10 @@ from conformance._offline import (
 )
 from conformance._profiles import Profile, UnknownProfileError, load_profile
 from conformance._render import render_finding
-from conformance._replay._recorded import Recorded, Tap, recorded, replayable
 from conformance.rules.http import EVENT_STREAM
+
+if TYPE_CHECKING:  # client replay (`--clients`) only
+    from conformance._replay._recorded import Recorded, Tap
 
 KINDS = {"sse": "raw SSE body", "curl": "curl -i capture", "har": "HAR entry"}
 
@@ -45,6 +51,8 @@ def render_text(judged: RecordingResult, policy: Policy, *, show_text: bool = Fa
 
 
 def _text(judged: RecordingResult, policy: Policy, show_text: bool) -> str:
+    if judged.error is not None:
+        return f"{judged.label}: ERROR: {judged.error}"
     if judged.unreadable is not None:
         return f"{judged.label}: UNREADABLE: {judged.unreadable}"
     result = judged.result
@@ -94,13 +102,18 @@ def _message_text(judged: RecordingResult) -> list[str]:
     return lines or ["  (no choice delivered any text)"]
 
 
+VERDICTS = ("conformant", "not conformant", "unreadable", "error")
+
+
 def summary(judged: list[RecordingResult], policy: Policy) -> str:
     """One line counting the verdicts."""
-    counts = Counter(j.verdict(policy) for j in judged)
-    parts = [
-        f"{counts[v]} {v}" for v in ("conformant", "not conformant", "unreadable") if counts[v]
-    ]
-    return f"{len(judged)} recording(s): {', '.join(parts) or 'none'}"
+    return _summary([j.verdict(policy) for j in judged])
+
+
+def _summary(verdicts: list[str]) -> str:
+    counts = Counter(verdicts)
+    parts = [f"{counts[v]} {v}" for v in VERDICTS if counts[v]]
+    return f"{len(verdicts)} recording(s): {', '.join(parts) or 'none'}"
 
 
 def render_json(
@@ -112,10 +125,14 @@ def render_json(
 ) -> bytes:
     """Every verdict as one JSON document (with the client matrix, when replayed), in UTF-8
     whatever the recordings held."""
-    document: dict[str, Any] = {
-        "recordings": [_as_dict(j, policy, show_text) for j in judged],
-        "summary": dict(Counter(j.verdict(policy) for j in judged)),
-    }
+    dicts = [_as_dict(j, policy, show_text) for j in judged]
+    return _json_document(dicts, [j.verdict(policy) for j in judged], clients)
+
+
+def _json_document(
+    dicts: list[dict[str, Any]], verdicts: list[str], clients: list[dict[str, Any]] | None
+) -> bytes:
+    document: dict[str, Any] = {"recordings": dicts, "summary": dict(Counter(verdicts))}
     if clients is not None:
         document["clients"] = clients
     try:
@@ -132,6 +149,8 @@ def _as_dict(judged: RecordingResult, policy: Policy, show_text: bool) -> dict[s
         "profile": judged.profile,
         "verdict": judged.verdict(policy),
     }
+    if judged.error is not None:
+        return {**out, "error": judged.error}
     if judged.unreadable is not None:
         return {**out, "error": judged.unreadable}
     result = judged.result
@@ -159,6 +178,25 @@ def _as_dict(judged: RecordingResult, policy: Policy, show_text: bool) -> dict[s
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """One recording's verdict and what is printed of it: its text, or its JSON object."""
+
+    verdict: str
+    text: str | None = None
+    document: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How to judge and show a recording (what a worker process is handed)."""
+
+    profile: str
+    fmt: str
+    show_text: bool
+    fail_on: str
+
+
 def check_files(
     paths: list[str],
     *,
@@ -167,33 +205,108 @@ def check_files(
     show_text: bool = False,
     fail_on: str = "must",
     clients: bool = False,
+    jobs: int | None = 1,
 ) -> int:
-    """`conformance check`: 0 all conformant, 1 some not conformant, 2 a file unreadable;
-    `clients`: replay each recording through the client libraries too."""
+    """`conformance check`: 0 all conformant, 1 some not conformant, 2 a file unreadable,
+    4 a check stopped (see `_many`). Folders and globs name their files; `jobs` worker
+    processes (None: one per core) judge them, the output in input order; `clients`:
+    replay each recording through the client libraries too (in this process, one file
+    after another)."""
     try:
         chosen = load_profile(profile)
     except UnknownProfileError as exc:
         print(f"conformance check: {exc}", file=sys.stderr)
         return Exit.USAGE
     policy = Policy.parse(fail_on)
-    replays: list[Recorded] | None = [] if clients else None
-    judged = [j for path in paths for j in _judge_path(Path(path), chosen, show_text, replays)]
-    matrix = None
-    if replays is not None:
-        from conformance._replay import client_matrix
+    items = expand(paths, chosen.name)
+    if clients:
+        return _check_with_clients(items, chosen, policy, fmt, show_text)
+    options = Options(chosen.name, fmt, show_text, fail_on)
+    verdicts: list[str] = []
+    documents: list[dict[str, Any]] = []
+    with contextlib.closing(_shown(items, options, jobs or default_jobs())) as every:
+        for shown in every:  # an interrupt closes it now: the workers stop before we return
+            verdicts.append(shown.verdict)
+            if shown.document is not None:
+                documents.append(shown.document)
+            else:
+                print(shown.text)
+    if fmt == "json":
+        sys.stdout.buffer.write(_json_document(documents, verdicts, None) + b"\n")
+    else:
+        print(_summary(verdicts))
+    return _exit_code(verdicts)
 
-        readings = judge_clients(judged, replays, chosen)
-        matrix = client_matrix(readings)
+
+def _shown(items: list[Item], options: Options, jobs: int) -> Generator[Shown, None, None]:
+    """Every recording of `items` judged and shown, in order: in this process, or (several
+    files and `jobs` > 1) in worker processes."""
+    files = [item for item in items if isinstance(item, Path)]
+    parallel = jobs > 1 and len(files) > 1
+    done = in_workers(files, jobs, show_files, options, partial(_crashed, options=options))
+    with contextlib.closing(done):
+        for item in items:
+            if isinstance(item, RecordingResult):
+                yield _show(item, options)
+            elif parallel:
+                yield from next(done)
+            else:
+                yield from show_files([str(item)], options, catch=False)[0]
+
+
+def show_files(paths: Sequence[str], options: Options, *, catch: bool = True) -> list[list[Shown]]:
+    """The recordings of each path judged and shown; `catch` (in a worker process): a bug
+    is that file's `error` outcome, not the end of the batch."""
+    profile = load_profile(options.profile)
+    out = []
+    for path in paths:
+        try:
+            judged = [
+                _show(j, options) for j in _judge_path(Path(path), profile, options.show_text)
+            ]
+        except Exception:
+            if not catch:
+                raise
+            judged = [_show(errored(path, options.profile), options)]
+        out.append(judged)
+    return out
+
+
+def _crashed(path: str, options: Options) -> list[Shown]:
+    return [_show(RecordingResult(path, "sse", options.profile, None, error=CRASHED), options)]
+
+
+def _show(judged: RecordingResult, options: Options) -> Shown:
+    policy = Policy.parse(options.fail_on)
+    verdict = judged.verdict(policy)
+    if options.fmt == "json":
+        return Shown(verdict, document=_as_dict(judged, policy, options.show_text))
+    return Shown(verdict, text=render_text(judged, policy, show_text=options.show_text))
+
+
+def _check_with_clients(
+    items: list[Item], profile: Profile, policy: Policy, fmt: str, show_text: bool
+) -> int:
+    replays: list[Recorded] = []
+    judged = [
+        j
+        for item in items
+        for j in (
+            [item]
+            if isinstance(item, RecordingResult)
+            else _judge_path(item, profile, show_text, replays)
+        )
+    ]
+    from conformance._replay import client_matrix, render_matrix
+
+    matrix = client_matrix(judge_clients(judged, replays, profile))
     if fmt == "json":
         document = render_json(judged, policy, show_text=show_text, clients=matrix)
         sys.stdout.buffer.write(document + b"\n")
     else:
         for item in judged:
             print(render_text(item, policy, show_text=show_text))
-        if matrix is not None:
-            from conformance._replay import render_matrix
-
-            print(render_matrix(matrix))
+        print(render_matrix(matrix))
         print(summary(judged, policy))
     return exit_code(judged, policy)
 
@@ -203,13 +316,19 @@ def _judge_path(
 ) -> Iterator[RecordingResult]:
     try:
         for recording in recordings(path):
-            tap = Tap() if replays is not None else None
+            tap = _tap() if replays is not None else None
             judged = judge(recording, profile, keep_text=keep_text, tap=tap)
             if tap is not None:
                 _keep_for_replay(judged, recording, tap, replays)
             yield judged
     except UnreadableError as exc:
         yield RecordingResult(str(path), "sse", profile.name, None, unreadable=str(exc))
+
+
+def _tap() -> Tap:
+    from conformance._replay._recorded import Tap
+
+    return Tap()
 
 
 def _keep_for_replay(
@@ -219,6 +338,8 @@ def _keep_for_replay(
     exchange = recording.exchange or Exchange(
         status=200, response_headers=[("Content-Type", EVENT_STREAM)]
     )
+    from conformance._replay._recorded import recorded, replayable
+
     why = replayable(judged.result, exchange, tap) if judged.unreadable is None else "unreadable"
     if why is None and judged.result is not None and replays is not None:
         replays.append(recorded(judged.label, exchange, tap, judged.result, decoded=True))
@@ -256,7 +377,12 @@ def judge_clients(
 
 def exit_code(judged: list[RecordingResult], policy: Policy) -> int:
     """The exit status of a `conformance check` run over `judged`."""
-    verdicts = {j.verdict(policy) for j in judged}
+    return _exit_code([j.verdict(policy) for j in judged])
+
+
+def _exit_code(verdicts: list[str]) -> int:
+    if "error" in verdicts:
+        return Exit.INTERNAL
     if "unreadable" in verdicts:
         return Exit.USAGE
     return Exit.FAILED if "not conformant" in verdicts else Exit.OK

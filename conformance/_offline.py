@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -39,8 +39,10 @@ from conformance._model import (
     Policy,
 )
 from conformance._profiles import Profile
-from conformance._replay._recorded import Tap
 from conformance.rules.http import EVENT_STREAM, media_type
+
+if TYPE_CHECKING:  # client replay (`--clients`) only
+    from conformance._replay._recorded import Tap
 
 READ_SIZE = 64 * 1024
 HEAD_LIMIT = 1024 * 1024
@@ -105,6 +107,7 @@ class RecordingResult:
     result: StreamResult | None
     unreadable: str | None = None
     tool_calls: dict[int, list[ToolCallText]] = field(default_factory=dict)
+    error: str | None = None  # the check stopped: its worker process crashed, or a bug
 
     @property
     def not_applicable(self) -> list[tuple[str, str]]:
@@ -121,7 +124,10 @@ class RecordingResult:
         return policy.failing(self.result.findings) if self.result else []
 
     def verdict(self, policy: Policy = DEFAULT_POLICY) -> str:
-        """The verdict: `conformant`, `not conformant` or `unreadable`."""
+        """The verdict: `conformant`, `not conformant`, `unreadable`, or `error` (the check
+        itself did not finish: see `error`)."""
+        if self.error is not None:
+            return "error"
         if self.unreadable is not None:
             return "unreadable"
         return "not conformant" if self.failing(policy) else "conformant"

@@ -42,6 +42,9 @@ FEATURES = frozenset(
 """Optional request features a case can exercise (`feature:` in a case file) and the suite's
 generated requests use (`x-feature` in schemas/request.json)."""
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when PyYAML has it
+"""The safe loader: libyaml's parses a profile ten times faster than PyYAML's own."""
+
 _KEYS = {"name", "title", "source", "description", "chunk_schema", "add", "replace", "drop"}
 _KEYS |= {"features"}
 
@@ -122,7 +125,7 @@ def load_profile(name: str = DEFAULT_PROFILE) -> Profile:
             f"unknown profile {name!r}; known profiles: {', '.join(profile_names())}"
         )
     path = resource_dir("profiles") / f"{name}.yaml"
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     return _parse(path.name, name, document)
 
 

@@ -110,6 +110,7 @@ ObservationCheck = Callable[[Observation], Problem | None]
 EventCheck = Callable[[Event, object], Problem | None]
 SchemaCheck = Callable[["SchemaError"], Problem]
 ChunkCheck = Callable[["StreamState", Event, dict[str, Any]], Problem | None]
+Quiet = Callable[["StreamState"], dict[str, Any] | None]
 EndCheck = Callable[["StreamState"], Iterable[Problem]]
 TransportCheck = Callable[[Ending], Problem | None]
 OutcomeCheck = Callable[["StreamState", Expectation], Iterable[Problem]]
@@ -146,6 +147,14 @@ class Rule(Generic[C]):
     """EVENT rules: whether the rule also judges payloads that are JSON objects."""
     library: str | None = None
     """CLIENT rules: the client library whose readings the rule judges."""
+    quiet: Quiet | None = None
+    """CHUNK rules, and EVENT rules that judge objects: `quiet(state)`, a JSON Schema that
+    every chunk the check lets pass (returns no problem for) in that state satisfies, or None
+    when no such schema can be said (an EVENT rule's: for events without an `event:` type).
+    When every such rule of a profile has one, a chunk that satisfies all of them (and the
+    chunk schema, and the shape `StreamState.plain_schema` takes without a change) skips the
+    rules: one compiled validation instead of a call per rule (see `StreamChecker`). It may
+    read only the state that `StreamState.epoch` follows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,12 +262,18 @@ def framing_rule(
 
 
 def event_rule(
-    rule_id: str, *, aborts: bool = False, objects: bool = True, **meta: Unpack[Meta]
+    rule_id: str,
+    *,
+    aborts: bool = False,
+    objects: bool = True,
+    quiet: Quiet | None = None,
+    **meta: Unpack[Meta],
 ) -> Callable[[EventCheck], EventCheck]:
     """Register a check of each data payload before it is read as a chunk; `aborts`: a
     payload it claims means the server gave the completion up; `objects=False`: it judges
-    only payloads that are not JSON objects."""
-    return _register(Scope.EVENT, rule_id, meta, aborts=aborts, objects=objects)
+    only payloads that are not JSON objects; `quiet`: see `Rule.quiet` (for a rule that
+    judges objects: the JSON objects it lets pass in an event without an `event:` type)."""
+    return _register(Scope.EVENT, rule_id, meta, aborts=aborts, objects=objects, quiet=quiet)
 
 
 def schema_rule(rule_id: str, **meta: Unpack[Meta]) -> Callable[[SchemaCheck], SchemaCheck]:
@@ -266,9 +281,12 @@ def schema_rule(rule_id: str, **meta: Unpack[Meta]) -> Callable[[SchemaCheck], S
     return _register(Scope.SCHEMA, rule_id, meta)
 
 
-def chunk_rule(rule_id: str, **meta: Unpack[Meta]) -> Callable[[ChunkCheck], ChunkCheck]:
-    """Register a check run on every chunk, before the stream state takes it in."""
-    return _register(Scope.CHUNK, rule_id, meta)
+def chunk_rule(
+    rule_id: str, *, quiet: Quiet | None = None, **meta: Unpack[Meta]
+) -> Callable[[ChunkCheck], ChunkCheck]:
+    """Register a check run on every chunk, before the stream state takes it in; `quiet`:
+    see `Rule.quiet`."""
+    return _register(Scope.CHUNK, rule_id, meta, quiet=quiet)
 
 
 def end_rule(

@@ -3,6 +3,8 @@
 Every chunk goes through `SchemaChecker.is_valid` (jsonschema_rs, compiled once); only an
 invalid instance pays for `SchemaChecker.errors` (jsonschema), which explains each failing
 leaf and attributes it to the `x-rule` annotation of the deepest schema on its path.
+`jsonschema` and `referencing` are imported only then: a run of conformant chunks never
+loads them (they cost more to import than a small recording costs to check).
 
 Schemas are named by their path under `schemas/` without `.json` ("chunk", "openai/chunk")
 and identified by `SCHEMA_BASE + <path>`; both validators resolve cross-document `$ref`s
@@ -19,16 +21,13 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-import referencing
-import referencing.exceptions
-import referencing.jsonschema
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from jsonschema.exceptions import ValidationError, relevance  # type: ignore[import-untyped]
 
 from conformance._model import excerpt
 
-if TYPE_CHECKING:  # referencing exports its Resolver only from a private module
-    from referencing._core import Resolver as _Resolver
+if TYPE_CHECKING:  # imported when an error is explained (see the module docstring)
+    import referencing.jsonschema
+    from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
+    from referencing._core import Resolver as _Resolver  # exported only from here
 
     Resolver = _Resolver[referencing.jsonschema.Schema]
 
@@ -118,6 +117,9 @@ def _resources() -> Iterator[tuple[str, dict[str, Any]]]:
 @functools.cache
 def registry() -> referencing.jsonschema.SchemaRegistry:
     """A `referencing` registry holding every schema in `schemas/` (2020-12 unless declared)."""
+    import referencing
+    import referencing.jsonschema
+
     resources = [
         (key, referencing.Resource.from_contents(doc, referencing.jsonschema.DRAFT202012))
         for key, doc in _resources()
@@ -158,14 +160,30 @@ class SchemaError:
 class SchemaChecker:
     """Validate instances against one schema: `is_valid` is fast, `errors` explains."""
 
-    __slots__ = ("_compiled", "_resolver", "_rich", "_root", "name")
+    __slots__ = ("_compiled", "_explainer", "_root", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._root = load(name)
         self._compiled = _compile(name)
-        self._rich = Draft202012Validator(self._root, registry=registry())
-        self._resolver = registry().resolver(base_uri=uri(name))
+        self._explainer: tuple[Any, Resolver] | None = None
+
+    @property
+    def _rich(self) -> Any:
+        """The `jsonschema` validator, built (and `jsonschema` imported) on first use."""
+        return self._explaining()[0]
+
+    @property
+    def _resolver(self) -> Resolver:
+        return self._explaining()[1]
+
+    def _explaining(self) -> tuple[Any, Resolver]:
+        if self._explainer is None:
+            from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+
+            rich = Draft202012Validator(self._root, registry=registry())
+            self._explainer = rich, registry().resolver(base_uri=uri(self.name))
+        return self._explainer
 
     def __repr__(self) -> str:
         return f"SchemaChecker({self.name!r})"
@@ -185,6 +203,24 @@ class SchemaChecker:
         (e.g. an integer beyond 64 bits); `is_valid` handles those.
         """
         return self._compiled.is_valid  # type: ignore[no-any-return]
+
+    def compiled_with(self, schemas: Sequence[dict[str, Any]]) -> Callable[[object], bool] | None:
+        """A compiled `is_valid` of this schema and every one of `schemas` together (None
+        when they do not compile: a value JSON Schema cannot hold, say). Same caveats as
+        `compiled_is_valid`."""
+        document = {"allOf": [{"$ref": uri(self.name)}, *schemas]}
+        try:
+            compiled = jsonschema_rs.validator_for(
+                document,
+                registry=_rs_registry(),
+                base_uri=SCHEMA_BASE + "quiet.json",
+                validate_formats=False,
+                offline=True,
+            )
+        except Exception:  # whatever the binding raises: no fast path then
+            return None
+        is_valid: Callable[[object], bool] = compiled.is_valid
+        return is_valid
 
     def errors(self, instance: object, limit: int = ERRORS_LIMIT) -> list[SchemaError]:
         """One `SchemaError` per failing leaf, the first `limit` of them (empty when
@@ -284,6 +320,8 @@ def _steps(
 def _follow(
     resolver: Resolver, ref: str, segments: Sequence[Segment], hops: int
 ) -> Iterator[tuple[Any, Resolver, Sequence[Segment], int]]:
+    import referencing.exceptions
+
     try:
         resolved = resolver.lookup(ref)
     except referencing.exceptions.Unresolvable:
@@ -300,6 +338,8 @@ def _has(node: Any, segment: Segment) -> bool:
 def _enter(resolver: Resolver, node: Any) -> Resolver:
     """The resolver inside `node`, which changes the base URI when it declares an `$id`."""
     if isinstance(node, dict) and isinstance(node.get("$id"), str):
+        import referencing.jsonschema
+
         resource = referencing.jsonschema.DRAFT202012.create_resource(node)
         return resolver.in_subresource(resource)
     return resolver
@@ -330,6 +370,8 @@ def _shallow(error: ValidationError) -> bool:
 
 def _best_branch(error: ValidationError) -> list[ValidationError]:
     """The errors of the branch that came closest: deepest error, then type-matching."""
+    from jsonschema.exceptions import relevance
+
     best = min(error.context, key=relevance)
     branch = best.relative_schema_path[0]
     return [child for child in error.context if child.relative_schema_path[0] == branch]

@@ -86,6 +86,49 @@ class StreamState:
     kept: int = 0  # memory taken by text and tool-call arguments (see MAX_KEPT)
     text_cut: bool = False  # text was no longer kept past MAX_KEPT (it is not judged)
     over: str | None = None  # what the stream brought more of than the client keeps track of
+    epoch: int = 0  # counts the changes `Rule.quiet` and `plain_schema` may depend on
+
+    def plain_schema(self) -> dict[str, Any]:
+        """The chunks that `update` takes in without changing `epoch` or any tracking but
+        the counts and the text: one entry, for a choice already seen and not finished, no
+        finish reason, no tool call, no usage (`update_plain` takes them in faster)."""
+        open_indexes = [i for i, c in self.choices.items() if c.finished_at is None]
+        entry = {
+            "type": "object",
+            "required": ["index"],
+            "properties": {
+                "index": {"enum": open_indexes},
+                "finish_reason": {"type": "null"},
+                "delta": {"properties": {"tool_calls": {"type": "null"}}},
+            },
+        }
+        return {
+            "type": "object",
+            "required": ["choices"],
+            "properties": {
+                "usage": {"type": "null"},
+                "choices": {"type": "array", "minItems": 1, "maxItems": 1, "items": entry},
+            },
+        }
+
+    def update_plain(self, event_index: int, chunk: dict[str, Any]) -> bool:
+        """`update` for a chunk of `plain_schema` (validated by the caller): the same changes,
+        fewer steps. False, and nothing changed, when its index is not an open choice's."""
+        entry = chunk["choices"][0]
+        index = entry["index"]
+        state = self.choices.get(index) if type(index) is int else None
+        if state is None or state.finished_at is not None or self.chunks == 0:
+            return False
+        self.chunks += 1
+        state.last_event = event_index
+        state.deltas += 1
+        delta = entry.get("delta")
+        if type(delta) is dict:
+            if self.first_content_event is None and delta.get("content"):
+                self.first_content_event = event_index
+            if self.keep_text and not self.text_cut:
+                self._keep_text(state, delta)
+        return True
 
     def update(self, event_index: int, chunk: dict[str, Any]) -> None:
         """Record one chunk object (after every chunk rule has seen it)."""
@@ -94,8 +137,10 @@ class StreamState:
             self.first_created = chunk.get("created")
             self.first_model = chunk.get("model")
             self.first_chunk_event = event_index
+            self.epoch += 1
         self.chunks += 1
         if chunk.get("usage") is not None:
+            self.epoch += 1
             self.usage_chunks += 1
             if self.usage_event is None:
                 self.usage_event = event_index
@@ -115,6 +160,7 @@ class StreamState:
                 self.over = f"more than {MAX_CHOICES:,} choice indexes"
                 return
             state = self.choices[index] = ChoiceState(index, event_index, event_index)
+            self.epoch += 1
         state.last_event = event_index
         state.deltas += 1
         reason = choice.get("finish_reason")
@@ -122,6 +168,7 @@ class StreamState:
             state.finish_reason = str(reason)
             state.finished_at = event_index
             self.finished += 1
+            self.epoch += 1
         delta = choice.get("delta")
         if type(delta) is not dict:
             return

@@ -122,7 +122,18 @@ def _check(args: argparse.Namespace, extra: list[str]) -> int:
         show_text=args.show_text,
         fail_on=args.fail_on,
         clients=args.clients,
+        jobs=getattr(args, "jobs", None),
     )
+
+
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"not a number of worker processes: {text!r}")
+    return jobs
 
 
 def _clients(args: argparse.Namespace, extra: list[str]) -> int:
@@ -141,7 +152,22 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=EXIT_CODES,
         formatter_class=_Help,
     )
-    check.add_argument("paths", nargs="+", metavar="PATH", help="recorded stream(s)")
+    check.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="recorded stream(s): files, folders (their .sse, .har, .txt, .http, .curl and .log "
+        "files, subfolders included) or globs (quoted; ** for any depth)",
+    )
+    check.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=argparse.SUPPRESS,  # one per core, counted when needed
+        metavar="N",
+        help="check files in N worker processes (default: one per core); the output keeps the "
+        "order of the paths",
+    )
     check.add_argument(
         "--profile", default=DEFAULT_PROFILE, help="rule profile: alphaedge, openai or mistral"
     )
@@ -351,8 +377,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _unknown(command: str, extra: list[str]) -> str:
     """Why the arguments left over are wrong (empty: they are not): an unknown option, with
     the closest known one. `conformance run` passes pytest options on to pytest."""
-    import difflib
-
     before = extra[: extra.index("--")] if "--" in extra else extra
     if command == "run":
         before = [a for a in before if not _pytest_option(a)]
@@ -361,6 +385,8 @@ def _unknown(command: str, extra: list[str]) -> str:
             continue
         name = argument.split("=", 1)[0]
         known = sorted(_known_options(command) | (PYTEST_OPTIONS if command == "run" else set()))
+        import difflib  # an unknown argument only
+
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]}?" if close else ""
         tail = " (other pytest options go after --)" if command == "run" else ""

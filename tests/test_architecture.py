@@ -170,3 +170,64 @@ def test_no_rule_id_is_named_outside_the_rules(path: Path) -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
     }
     assert not strings & ids, f"{rel} names {sorted(strings & ids)}"
+
+
+# Modules `conformance check` must not load for a raw SSE recording of conformant chunks:
+# the HTTP client, the test runner, the rich validator (it only words an invalid chunk's
+# error) and the HAR reader. A start-up cost belongs to the input that needs it.
+NOT_FOR_A_PLAIN_CHECK = ("httpx", "pytest", "jsonschema", "referencing", "ijson", "hypothesis")
+NOT_FOR_A_PLAIN_CHECK += (
+    "starlette",
+    "uvicorn",
+    "anyio",
+    "conformance._client",
+    "conformance._replay",
+)
+
+_LOADED = """
+import sys
+from conformance.cli import main
+code = main(["check", *sys.argv[1:]])
+print(" ".join(sorted(sys.modules)))
+raise SystemExit(code)
+"""
+
+_CONFORMANT = (
+    b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":'
+    b'[{"index":0,"delta":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+def _loaded_by_check(path: Path) -> tuple[int, set[str]]:
+    """The exit code and the modules a fresh `conformance check path` process has loaded."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED, str(path)], capture_output=True, check=False, timeout=60
+    )
+    last = done.stdout.decode().splitlines()[-1]
+    return done.returncode, set(last.split())
+
+
+def _heavy(loaded: set[str]) -> set[str]:
+    return {m for m in loaded for h in NOT_FOR_A_PLAIN_CHECK if m == h or m.startswith(h + ".")}
+
+
+def test_check_of_a_plain_recording_loads_nothing_heavy(tmp_path: Path) -> None:
+    path = tmp_path / "one.sse"
+    path.write_bytes(_CONFORMANT)
+    code, loaded = _loaded_by_check(path)
+    assert code == 0
+    assert "conformance._offline" in loaded  # the check ran in this process
+    assert _heavy(loaded) == set()
+
+
+def test_an_invalid_chunk_loads_the_rich_validator_to_explain_it(tmp_path: Path) -> None:
+    # The other side of the test above: the lazy import is still made when it is needed.
+    path = tmp_path / "bad.sse"
+    path.write_bytes(_CONFORMANT.replace(b'"created":1', b'"created":"one"'))
+    code, loaded = _loaded_by_check(path)
+    assert code == 1
+    assert {"jsonschema", "referencing"} <= _heavy(loaded)
+    assert _heavy(loaded) <= {m for m in loaded if m.split(".")[0] in ("jsonschema", "referencing")}

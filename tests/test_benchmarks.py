@@ -29,7 +29,12 @@ def test_small_benchmark_prints_ratios_and_peak_rss() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert re.search(r"^machine: .+, \d+ cores, Python 3\.\d+", out, re.MULTILINE)
-    assert re.search(r"ratio checker/floor: \d+\.\d\dx \(goal <= 1\.0x\)", out), out
+    assert re.search(r"ratio checker/floor: \d+\.\d\dx \(goal <= 0\.7x\)", out), out
+    assert re.search(r"conformance check: +\d\.\d{3} s \(goal <= 0\.12 s\)", out), out
+    assert re.search(r"ratio command/floor: \d+\.\d\dx \(goal <= 1\.0x\)", out), out
+    assert re.search(r"-j 2: [\d.]+ s  [\d.]+ MB/s  \d+ files/s", out), out
+    assert re.search(r"one process per file \(20 files\): [\d.]+ s a file", out), out
+    assert re.search(r"speed-up -j 2 / -j 1: \d+\.\d\dx \(goal >= 1\.7x\)", out), out
     assert re.search(r"ratio suite/bare: \d+\.\d\dx \(goal <= 1\.5x\)", out), out
     peak = re.search(r"peak RSS: (\d+\.\d) MiB \(goal <= 100 MiB\)", out)
     assert peak and 10 < float(peak.group(1)) < 1000, out

@@ -34,8 +34,13 @@ TOOL_CALLS = Judges(
 )
 
 
+def _no_usage(state: StreamState) -> dict[str, Any]:
+    return {"properties": {"usage": {"type": "null"}}}
+
+
 @chunk_rule(
     "stream.usage_totals",
+    quiet=_no_usage,
     level=Level.MUST,
     title="usage counts are integers and total_tokens = prompt_tokens + completion_tokens",
     source=f"{OPENAI} (CompletionUsage); {MISTRAL} (UsageInfo)",

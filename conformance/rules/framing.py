@@ -61,9 +61,14 @@ def data_json(event: Event, payload: object) -> Problem | None:
     )
 
 
+def _no_error(state: object) -> dict[str, Any]:
+    return {"properties": {"error": {"type": "null"}}}
+
+
 @event_rule(
     "stream.error_event",
     aborts=True,
+    quiet=_no_error,
     level=Level.MUST,
     title="The completion does not fail mid-stream",
     source=SEED,

@@ -15,6 +15,7 @@ from conformance._model import Event, Level, Need
 from conformance._registry import Problem, chunk_rule, end_rule, schema_rule
 from conformance._state import StreamState
 from conformance.rules.schema import OPENAI, schema_problem
+from conformance.rules.stream import same_as_first
 
 FIRST_KEYS = ("id", "type", "name")
 """What the first delta of a tool call carries, and no later delta of it repeats."""
@@ -49,8 +50,13 @@ for _rule_id, _title, _sentence in (
     )
 
 
+def _same_created(state: StreamState) -> dict[str, Any] | None:
+    return {} if state.chunks == 0 else same_as_first("created", state.first_created)
+
+
 @chunk_rule(
     "openai.created_consistent",
+    quiet=_same_created,
     level=Level.MUST,
     title="Every chunk carries the same created timestamp",
     source=OPENAI,
@@ -71,8 +77,14 @@ def created_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) 
     )
 
 
+def _no_tool_calls(state: StreamState) -> dict[str, Any]:
+    delta = {"properties": {"tool_calls": {"type": "null"}}}
+    return {"properties": {"choices": {"items": {"properties": {"delta": delta}}}}}
+
+
 @chunk_rule(
     "openai.tool_call_deltas",
+    quiet=_no_tool_calls,
     level=Level.MUST,
     title="Tool-call deltas: index on each, id/type/name on the first delta of a call only, "
     "calls numbered 0, 1, 2, ...",
@@ -179,8 +191,17 @@ def _value(call: dict[str, Any], key: str) -> Any:
     return call.get(key)
 
 
+def _no_usage_and_choices_allowed(state: StreamState) -> dict[str, Any]:
+    """No usage; and once a usage chunk has come, no choice either."""
+    quiet: dict[str, Any] = {"properties": {"usage": {"type": "null"}}}
+    if state.usage_event is not None:
+        quiet["properties"]["choices"] = {"maxItems": 0}
+    return quiet
+
+
 @chunk_rule(
     "openai.usage_chunk",
+    quiet=_no_usage_and_choices_allowed,
     level=Level.MUST,
     title="A non-null usage rides only on one final chunk with choices: []",
     source=OPENAI,

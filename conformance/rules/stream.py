@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -32,11 +32,44 @@ CREATED = Judges(
 )
 
 # The chunk rules run on every chunk: each returns early on the common, conformant case
-# (about 0.1 us), so that checking every rule stays cheaper than decoding the JSON.
+# (about 0.1 us), so that checking every rule stays cheaper than decoding the JSON. Each also
+# says, as a JSON Schema, which chunks it lets pass in the present state (`quiet`): while a
+# stream's chunks satisfy all of them, one compiled validation stands for every call.
+
+NO_QUIET_SCHEMA = None
+"""What a `quiet` function returns when no schema can say which chunks the rule lets pass."""
+
+
+def same_as_first(key: str, first: Any) -> dict[str, Any] | None:
+    """The chunks whose `key` is `== first` in every way JSON Schema's `const` also accepts:
+    a string or an integer (a missing key is None); for other values Python's `==` and JSON's
+    equality part ways (True == 1), so no schema is said."""
+    if first is None:
+        return {"properties": {key: {"type": "null"}}}
+    if type(first) not in (str, int):
+        return NO_QUIET_SCHEMA
+    return {"required": [key], "properties": {key: {"const": first}}}
+
+
+def _quiet_same(key: str) -> Callable[[StreamState], dict[str, Any] | None]:
+    def quiet(state: StreamState) -> dict[str, Any] | None:
+        return {} if state.chunks == 0 else same_as_first(key, getattr(state, f"first_{key}"))
+
+    return quiet
+
+
+def open_choices_only(state: StreamState) -> dict[str, Any]:
+    """The chunks whose entries are all for choices not finished (none, before any finish)."""
+    if not state.finished:
+        return {}
+    finished = [i for i, c in state.choices.items() if c.finished_at is not None]
+    entry = {"properties": {"index": {"not": {"enum": finished}}}}
+    return {"properties": {"choices": {"items": entry}}}
 
 
 @chunk_rule(
     "stream.id_consistent",
+    quiet=_quiet_same("id"),
     level=Level.MUST,
     title="Every chunk of a completion carries the same id",
     source=SEED,
@@ -51,6 +84,7 @@ def id_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) -> Pr
 
 @chunk_rule(
     "stream.created_consistent",
+    quiet=_quiet_same("created"),
     level=Level.SHOULD,
     title="Every chunk carries the same created timestamp",
     source=SEED,
@@ -65,6 +99,7 @@ def created_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) 
 
 @chunk_rule(
     "stream.model_consistent",
+    quiet=_quiet_same("model"),
     level=Level.SHOULD,
     title="Every chunk names the same model",
     source=SEED,
@@ -132,6 +167,7 @@ def _after_finish(
 
 @chunk_rule(
     "stream.after_finish",
+    quiet=open_choices_only,
     level=Level.MUST,
     title="Nothing arrives for a choice after its finish_reason",
     source=SEED,
@@ -155,6 +191,7 @@ def after_finish(state: StreamState, event: Event, chunk: dict[str, Any]) -> Pro
 
 @chunk_rule(
     "stream.empty_after_finish",
+    quiet=open_choices_only,
     level=Level.SHOULD,
     title="A finished choice gets no further entries, not even empty ones",
     source=SEED,
@@ -176,8 +213,18 @@ def empty_after_finish(state: StreamState, event: Event, chunk: dict[str, Any]) 
     )
 
 
+def _one_index_in_range(state: StreamState) -> dict[str, Any]:
+    """At most one entry, its index (when a number) at least 0 and below the requested n."""
+    index: dict[str, Any] = {"minimum": 0}
+    if state.requested_n is not None:
+        index["exclusiveMaximum"] = state.requested_n
+    entry = {"properties": {"index": index}}
+    return {"properties": {"choices": {"maxItems": 1, "items": entry}}}
+
+
 @chunk_rule(
     "stream.choice_indexes",
+    quiet=_one_index_in_range,
     level=Level.MUST,
     title="Choice indexes are 0..n-1, each once per chunk",
     source=SEED,
