@@ -451,9 +451,16 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
     return figures
 
 
-def missed(figures: dict[str, float]) -> list[str]:
+FULL_SIZE_ONLY = ("whole-command ratio", "folder speed-up")
+"""Goals judged at full size only: on --small's 2 MB stream and 100 files the command's own
+start-up (0.1 s) is most of the time, which is the start-up goal's business."""
+
+
+def missed(figures: dict[str, float], small: bool = False) -> list[str]:
     out = []
     for name, value in figures.items():
+        if small and name in FULL_SIZE_ONLY:
+            continue
         goal, higher = GOALS[name]
         if (value < goal) if higher else (value > goal):
             out.append(name)
@@ -493,8 +500,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {name}: {statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
             )
     final = {name: statistics.median(r[name] for r in runs) for name in runs[0]}
-    failed = missed(final)
+    failed = missed(final, args.small)
     print(f"goals missed: {', '.join(failed)}" if failed else "all goals met")
+    unjudged = [name for name in FULL_SIZE_ONLY if args.small and name in final]
+    if unjudged:
+        print(f"not judged at --small sizes (start-up dominates): {', '.join(unjudged)}")
     return 1 if failed and args.check else 0
 
 

@@ -38,6 +38,9 @@ def test_small_benchmark_prints_ratios_and_peak_rss() -> None:
     assert re.search(r"ratio suite/bare: \d+\.\d\dx \(goal <= 1\.5x\)", out), out
     peak = re.search(r"peak RSS: (\d+\.\d) MiB \(goal <= 100 MiB\)", out)
     assert peak and 10 < float(peak.group(1)) < 1000, out
+    judged = re.search(r"^(goals missed: .+|all goals met)$", out, re.MULTILINE)
+    assert judged and "whole-command" not in judged.group(0) and "folder" not in judged.group(0)
+    assert "not judged at --small sizes (start-up dominates): whole-command ratio, folder" in out
 
 
 @pytest.mark.slow
