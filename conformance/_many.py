@@ -196,16 +196,8 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 
 def errored(label: str, profile: str) -> RecordingResult:
     """The outcome of a file whose check raised (a bug in the suite): the traceback is saved
-    to a file, never printed."""
-    import tempfile
-    import time
-    import traceback
+    to a file of its own, never printed."""
+    from conformance.cli import saved_traceback
 
-    path = Path(tempfile.gettempdir()) / f"conformance-crash-{time.strftime('%Y%m%dT%H%M%S')}.txt"
-    try:
-        path.write_text(traceback.format_exc(), encoding="utf-8")
-        where = f"the traceback is in {path}"
-    except OSError:
-        where = "the traceback could not be saved"
-    why = f"the check stopped on a bug in the suite ({where}); please report it"
+    why = f"the check stopped on a bug in the suite ({saved_traceback()}); please report it"
     return RecordingResult(label, "sse", profile, None, error=why)

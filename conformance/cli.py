@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from conformance._model import DEFAULT_PROFILE, Exit
 
@@ -418,15 +417,25 @@ def _silence_stdout() -> None:
 
 
 def _internal_error() -> int:
+    where = saved_traceback()
+    print(f"conformance: this is a bug in the suite ({where}); please report it", file=sys.stderr)
+    return Exit.INTERNAL
+
+
+def saved_traceback() -> str:
+    """Save the traceback of the exception being handled to a file of its own in the temporary
+    folder (never printed); say where, for the message that asks for a bug report."""
+    import os
     import tempfile
     import time
     import traceback
 
-    path = Path(tempfile.gettempdir()) / f"conformance-crash-{time.strftime('%Y%m%dT%H%M%S')}.txt"
     try:
-        path.write_text(traceback.format_exc(), encoding="utf-8")
-        where = f"the traceback is in {path}"
+        handle, name = tempfile.mkstemp(
+            prefix=f"conformance-crash-{time.strftime('%Y%m%dT%H%M%S')}-", suffix=".txt"
+        )
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(traceback.format_exc())
     except OSError:
-        where = "the traceback could not be saved"
-    print(f"conformance: this is a bug in the suite ({where}); please report it", file=sys.stderr)
-    return Exit.INTERNAL
+        return "the traceback could not be saved"
+    return f"the traceback is in {name}"
