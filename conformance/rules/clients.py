@@ -34,54 +34,6 @@ SENTENCE = (
 )
 
 
-@client_rule(
-    "client.openai_python",
-    library="openai-python",
-    level=Level.SHOULD,
-    title="openai-python reads the stream exactly (create(stream=True), .stream())",
-    source=SUITE,
-    sentence=SENTENCE,
-)
-def openai_python(reading: ClientReading) -> Iterator[Problem]:
-    return mismatches(reading)
-
-
-@client_rule(
-    "client.httpx_sse",
-    library="httpx-sse",
-    level=Level.SHOULD,
-    title="httpx-sse reads the stream exactly",
-    source=SUITE,
-    sentence=SENTENCE,
-)
-def httpx_sse(reading: ClientReading) -> Iterator[Problem]:
-    return mismatches(reading)
-
-
-@client_rule(
-    "client.openai_node",
-    library="openai-node",
-    level=Level.SHOULD,
-    title="openai-node (the openai npm package) reads the stream exactly",
-    source=SUITE,
-    sentence=SENTENCE,
-)
-def openai_node(reading: ClientReading) -> Iterator[Problem]:
-    return mismatches(reading)
-
-
-@client_rule(
-    "client.vercel_ai",
-    library="vercel-ai",
-    level=Level.SHOULD,
-    title="the Vercel AI SDK (ai, @ai-sdk/openai-compatible) reads the stream exactly",
-    source=SUITE,
-    sentence=SENTENCE,
-)
-def vercel_ai(reading: ClientReading) -> Iterator[Problem]:
-    return mismatches(reading)
-
-
 # -- the comparison ---------------------------------------------------------------------------
 
 
@@ -224,3 +176,33 @@ def _show(calls: tuple[ToolCallRead, ...]) -> str:
 
 def _quote(text: str) -> str:
     return f"{excerpt(text, QUOTE)!r} ({len(text)} characters)"
+
+
+# -- the rules: one per library, each judging its reading with `mismatches` -------------------
+
+for _rule_id, _library, _title in (
+    (
+        "client.openai_python",
+        "openai-python",
+        "openai-python reads the stream exactly (create(stream=True), .stream())",
+    ),
+    ("client.httpx_sse", "httpx-sse", "httpx-sse reads the stream exactly"),
+    (
+        "client.openai_node",
+        "openai-node",
+        "openai-node (the openai npm package) reads the stream exactly",
+    ),
+    (
+        "client.vercel_ai",
+        "vercel-ai",
+        "the Vercel AI SDK (ai, @ai-sdk/openai-compatible) reads the stream exactly",
+    ),
+):
+    client_rule(
+        _rule_id,
+        library=_library,
+        level=Level.SHOULD,
+        title=_title,
+        source=SUITE,
+        sentence=SENTENCE,
+    )(mismatches)
