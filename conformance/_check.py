@@ -109,7 +109,7 @@ class StreamChecker:
         self._schema = schema_checker(self.profile.chunk_schema)
         self._compiled_is_valid = self._schema.compiled_is_valid
         self._chunk_rules = [(r, r.check) for r in self.dispatch.rules(Scope.CHUNK)]
-        self._plain: Callable[[object], bool] | None = None  # see `_on_plain_chunk`
+        self._plain: Callable[[object], bool] | None = None  # see `_build_plain`
         self._plain_epoch = -1  # the state's epoch `_plain` was built for
         self._plain_builds = 0
         self._event_rules = [(r, r.check) for r in self.dispatch.rules(Scope.EVENT)]

@@ -15,7 +15,7 @@ from conformance._model import Event, Level, Need
 from conformance._registry import Problem, chunk_rule, end_rule, schema_rule
 from conformance._state import StreamState
 from conformance.rules.schema import OPENAI, schema_problem
-from conformance.rules.stream import same_as_first
+from conformance.rules.stream import quiet_same
 
 FIRST_KEYS = ("id", "type", "name")
 """What the first delta of a tool call carries, and no later delta of it repeats."""
@@ -50,13 +50,9 @@ for _rule_id, _title, _sentence in (
     )
 
 
-def _same_created(state: StreamState) -> dict[str, Any] | None:
-    return {} if state.chunks == 0 else same_as_first("created", state.first_created)
-
-
 @chunk_rule(
     "openai.created_consistent",
-    quiet=_same_created,
+    quiet=quiet_same("created"),
     level=Level.MUST,
     title="Every chunk carries the same created timestamp",
     source=OPENAI,

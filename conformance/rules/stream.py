@@ -51,7 +51,9 @@ def same_as_first(key: str, first: Any) -> dict[str, Any] | None:
     return {"required": [key], "properties": {key: {"const": first}}}
 
 
-def _quiet_same(key: str) -> Callable[[StreamState], dict[str, Any] | None]:
+def quiet_same(key: str) -> Callable[[StreamState], dict[str, Any] | None]:
+    """The `quiet` schema of a rule that every chunk's `key` equals the first chunk's."""
+
     def quiet(state: StreamState) -> dict[str, Any] | None:
         return {} if state.chunks == 0 else same_as_first(key, getattr(state, f"first_{key}"))
 
@@ -69,7 +71,7 @@ def open_choices_only(state: StreamState) -> dict[str, Any]:
 
 @chunk_rule(
     "stream.id_consistent",
-    quiet=_quiet_same("id"),
+    quiet=quiet_same("id"),
     level=Level.MUST,
     title="Every chunk of a completion carries the same id",
     source=SEED,
@@ -84,7 +86,7 @@ def id_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) -> Pr
 
 @chunk_rule(
     "stream.created_consistent",
-    quiet=_quiet_same("created"),
+    quiet=quiet_same("created"),
     level=Level.SHOULD,
     title="Every chunk carries the same created timestamp",
     source=SEED,
@@ -99,7 +101,7 @@ def created_consistent(state: StreamState, event: Event, chunk: dict[str, Any]) 
 
 @chunk_rule(
     "stream.model_consistent",
-    quiet=_quiet_same("model"),
+    quiet=quiet_same("model"),
     level=Level.SHOULD,
     title="Every chunk names the same model",
     source=SEED,
