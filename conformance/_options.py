@@ -55,6 +55,14 @@ def _at_least(value: float, floor: float) -> float:
     return value
 
 
+TRUE = ("1", "true", "yes", "on")
+"""What sets a flag from the environment or an ini file."""
+
+
+def _yes(value: str) -> bool:
+    return value.lower() in TRUE
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -116,14 +124,14 @@ OPTIONS = (
         "Report a failing property example as found, without the extra "
         "requests hypothesis sends to shrink it to a minimal one.",
         False,
-        lambda v: v.lower() in ("1", "true", "yes", "on"),
+        _yes,
         is_flag=True,
     ),
     Option(
         "--insecure",
         "Do not verify the target's TLS certificate (loudly reported).",
         False,
-        lambda v: v.lower() in ("1", "true", "yes", "on"),
+        _yes,
         is_flag=True,
     ),
     Option("--ca-bundle", "CA bundle file used to verify the target's TLS certificate."),
@@ -140,7 +148,7 @@ OPTIONS = (
         "Skip the one valid request sent before the suite to catch set-up mistakes "
         "(unreachable target, refused key, wrong base URL, unknown model).",
         False,
-        lambda v: v.lower() in ("1", "true", "yes", "on"),
+        _yes,
         is_flag=True,
     ),
     Option(
@@ -149,7 +157,7 @@ OPTIONS = (
         "httpx-sse; openai-node and the Vercel AI SDK after `conformance clients install`) "
         "and report where one reads it differently (client.* rules).",
         False,
-        lambda v: v.lower() in ("1", "true", "yes", "on"),
+        _yes,
         is_flag=True,
     ),
     CERTIFICATE,
@@ -174,4 +182,3 @@ OPTIONS = (
 )
 
 HEADER_HELP = "Extra request header 'Name: value' (repeatable); its value is never written out."
-TRUE = ("1", "true", "yes", "on")
