@@ -71,8 +71,16 @@ def expand(arguments: Sequence[str], profile: str) -> list[Item]:
 
 
 def _folder(path: Path) -> list[Path]:
-    found = [p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()]
-    return sorted(found, key=lambda p: p.parts)
+    """The recordings in a folder and its subfolders (not those a link points to), sorted by
+    path; a folder that cannot be read adds none."""
+    found: list[Path] = []
+    with contextlib.suppress(OSError), os.scandir(path) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.is_dir(follow_symlinks=False):
+                found += _folder(Path(entry.path))
+            elif os.path.splitext(entry.name)[1].lower() in SUFFIXES and entry.is_file():
+                found.append(Path(entry.path))
+    return found
 
 
 def _glob(pattern: str) -> list[Path]:

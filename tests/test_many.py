@@ -48,6 +48,14 @@ def test_a_folder_is_its_recordings_sorted_by_path(tmp_path: Path) -> None:
     assert names == ["a-bad.sse", "b-good.sse", "c-good.txt", "sub/d-bad.sse"]
 
 
+def test_a_link_to_a_folder_is_not_followed_so_a_loop_ends(tmp_path: Path) -> None:
+    root = _folder(tmp_path / "rec")
+    (root / "sub" / "loop").symlink_to(root)
+    (root / "e-link.sse").symlink_to(root / "b-good.sse")  # a link to a file is that file
+    names = [p.relative_to(root).as_posix() for p in expand([str(root)], "alphaedge")]
+    assert names == ["a-bad.sse", "b-good.sse", "c-good.txt", "e-link.sse", "sub/d-bad.sse"]
+
+
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_workers_print_what_one_process_prints(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
