@@ -17,7 +17,7 @@ import orjson
 
 from conformance._dispatch import Context, Dispatcher
 from conformance._json import escape_controls
-from conformance._many import CRASHED, Item, default_jobs, errored, expand, in_workers
+from conformance._many import CRASHED, Item, default_jobs, errored, expand
 from conformance._model import (
     CLIENT_AREA,
     DEFAULT_PROFILE,
@@ -242,16 +242,19 @@ def _shown(items: list[Item], options: Options, jobs: int) -> Generator[Shown, N
     """Every recording of `items` judged and shown, in order: in this process, or (several
     files and `jobs` > 1) in worker processes."""
     files = [item for item in items if isinstance(item, Path)]
-    parallel = jobs > 1 and len(files) > 1
-    done = in_workers(files, jobs, show_files, options, partial(_crashed, options=options))
+    done: Generator[list[Shown], None, None]
+    if jobs > 1 and len(files) > 1:
+        from conformance._workers import in_workers
+
+        done = in_workers(files, jobs, show_files, options, partial(_crashed, options=options))
+    else:
+        done = (show_files([str(path)], options, catch=False)[0] for path in files)
     with contextlib.closing(done):
         for item in items:
             if isinstance(item, RecordingResult):
                 yield _show(item, options)
-            elif parallel:
-                yield from next(done)
             else:
-                yield from show_files([str(item)], options, catch=False)[0]
+                yield from next(done)
 
 
 def show_files(paths: Sequence[str], options: Options, *, catch: bool = True) -> list[list[Shown]]:

@@ -182,6 +182,7 @@ NOT_FOR_A_PLAIN_CHECK += (
     "anyio",
     "conformance._client",
     "conformance._replay",
+    "conformance._workers",
 )
 
 _LOADED = """

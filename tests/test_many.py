@@ -8,7 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -16,9 +18,10 @@ import pytest
 
 from conformance import _cli_check
 from conformance._cli_check import Options, check_files, show_files
-from conformance._many import CRASHED, batches, expand, in_workers
+from conformance._many import CRASHED, expand
 from conformance._model import Exit
 from conformance._offline import RecordingResult
+from conformance._workers import batches, in_workers
 from tests.streams import chunk, completion, good_body, sse
 
 BAD = sse([*completion()[:-1], chunk(finish="stop", object="chat.completion")])
@@ -144,6 +147,12 @@ def _slow_first(paths: list[str], delay: float) -> list[str]:
     return [Path(p).name for p in paths]
 
 
+def _slow_after_first(paths: list[str], delay: float) -> list[str]:
+    if not any(p.endswith("/000") for p in paths):
+        time.sleep(delay)
+    return [Path(p).name for p in paths]
+
+
 def _crash_on(paths: list[str], marker: str) -> list[str]:
     for path in paths:
         if marker in path:
@@ -157,10 +166,87 @@ def test_results_come_in_input_order_whatever_order_workers_finish(tmp_path: Pat
     assert got == [p.name for p in paths]
 
 
-def test_a_crash_is_that_file_s_outcome_and_no_other_file_is_lost(tmp_path: Path) -> None:
-    paths = [tmp_path / f"{n:03}" for n in range(80)]
-    got = list(in_workers(paths, 2, _crash_on, "/041", crashed=lambda p: f"crashed {p}"))
-    assert got == [p.name if p.name != "041" else f"crashed {p}" for p in paths]
+@pytest.mark.parametrize(
+    ("files", "marker"),
+    [
+        (80, "/041"),  # in the last batch its worker holds
+        (300, "/005"),  # in the first batch: the one its worker holds next goes to another
+    ],
+)
+def test_a_crash_is_that_file_s_outcome_and_no_other_file_is_lost(
+    tmp_path: Path, files: int, marker: str
+) -> None:
+    paths = [tmp_path / f"{n:03}" for n in range(files)]
+    got = list(in_workers(paths, 2, _crash_on, marker, crashed=lambda p: f"crashed {p}"))
+    assert got == [p.name if p.name != marker[1:] else f"crashed {p}" for p in paths]
+
+
+_STATE = "as imported"
+"""Changed by a test: a forked worker has the change, a fresh interpreter has not."""
+
+
+def _state(paths: list[str], _: None) -> list[str]:
+    return [_STATE for _ in paths]
+
+
+@pytest.fixture
+def other_thread() -> Iterator[None]:
+    """Another thread running in this process, as in a program that embeds the checker."""
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    yield
+    stop.set()
+    thread.join()
+
+
+_FORKED = """
+import sys
+from pathlib import Path
+import tests.test_many as here
+from conformance._workers import in_workers
+here._STATE = "set before the fork"
+print(*in_workers([Path(sys.argv[1])] * 40, 2, here._state, None, crashed=str), sep="\\n")
+"""
+
+
+def test_workers_are_forked_from_a_process_that_runs_no_other_thread(tmp_path: Path) -> None:
+    # In a process of its own: the test runner's process may run threads.
+    root = Path(__file__).parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", _FORKED, str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.splitlines() == ["set before the fork"] * 40
+
+
+@pytest.mark.usefixtures("other_thread")
+def test_beside_other_threads_workers_are_fresh_interpreters_and_crashes_still_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "_STATE", "set before the fork")
+    paths = [tmp_path / f"{n:03}" for n in range(40)]
+    assert list(in_workers(paths, 2, _state, None, crashed=str)) == ["as imported"] * 40
+    got = list(in_workers(paths, 2, _crash_on, "/021", crashed=lambda p: f"crashed {p}"))
+    assert got == [p.name if p.name != "021" else f"crashed {p}" for p in paths]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+def test_a_caller_that_stops_reading_leaves_no_worker_behind(tmp_path: Path) -> None:
+    paths = [tmp_path / f"{n:03}" for n in range(100)]
+    results = in_workers(paths, 2, _slow_after_first, 5.0, crashed=str)
+    started = time.monotonic()
+    assert next(results) == "000"  # both workers are now in batches that sleep
+    workers = _children(os.getpid())
+    assert len(workers) == 2
+    results.close()
+    assert _children(os.getpid()) == set()
+    assert all(not Path(f"/proc/{pid}").exists() for pid in workers)
+    assert time.monotonic() - started < 30
 
 
 def test_a_crash_is_an_error_with_exit_status_4(tmp_path: Path) -> None:
