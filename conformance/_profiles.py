@@ -16,11 +16,15 @@ to every profile without touching a profile file.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import yaml
+import orjson
 
 from conformance._model import DEFAULT_PROFILE
 from conformance._registry import REGISTRY, Rule
@@ -41,9 +45,6 @@ FEATURES = frozenset(
 )
 """Optional request features a case can exercise (`feature:` in a case file) and the suite's
 generated requests use (`x-feature` in schemas/request.json)."""
-
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when PyYAML has it
-"""The safe loader: libyaml's parses a profile ten times faster than PyYAML's own."""
 
 _KEYS = {"name", "title", "source", "description", "chunk_schema", "add", "replace", "drop"}
 _KEYS |= {"features"}
@@ -125,8 +126,40 @@ def load_profile(name: str = DEFAULT_PROFILE) -> Profile:
             f"unknown profile {name!r}; known profiles: {', '.join(profile_names())}"
         )
     path = resource_dir("profiles") / f"{name}.yaml"
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
-    return _parse(path.name, name, document)
+    return _parse(path.name, name, profile_document(path))
+
+
+def profile_document(path: Path) -> Any:
+    """The content of a profile file, kept once parsed as JSON under `__pycache__/` beside
+    it, the way Python keeps bytecode: importing PyYAML and compiling its regular
+    expressions was a tenth of a one-file `conformance check`. The JSON stands for the file
+    while the file has the size and modification time it was made from. It is written where
+    the folder can be written and Python writes bytecode (not under `-B` or
+    PYTHONDONTWRITEBYTECODE), and only for data JSON holds unchanged."""
+    stat = path.stat()
+    kept = path.parent / "__pycache__" / f"{path.stem}.{stat.st_mtime_ns}-{stat.st_size}.json"
+    with contextlib.suppress(OSError, ValueError):  # none kept, or not readable as JSON
+        return orjson.loads(kept.read_bytes())
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's: ten times faster
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    if not sys.dont_write_bytecode:
+        _keep(kept, document)
+    return document
+
+
+def _keep(kept: Path, document: Any) -> None:
+    with contextlib.suppress(OSError, TypeError):  # a folder not writable; data JSON lacks
+        data = orjson.dumps(document)
+        if orjson.loads(data) != document:  # a date, say: it would come back as a string
+            return
+        kept.parent.mkdir(exist_ok=True)
+        for stale in kept.parent.glob(f"{kept.name.split('.')[0]}.*.json"):
+            stale.unlink(missing_ok=True)
+        written = kept.with_name(f"{kept.name}.{os.getpid()}")  # whole or not at all
+        written.write_bytes(data)
+        os.replace(written, kept)
 
 
 def _parse(file: str, name: str, document: Any) -> Profile:

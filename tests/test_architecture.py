@@ -201,11 +201,18 @@ _CONFORMANT = (
 
 
 def _loaded_by_check(path: Path) -> tuple[int, set[str]]:
-    """The exit code and the modules a fresh `conformance check path` process has loaded."""
+    """The exit code and the modules a fresh `conformance check path` process has loaded
+    (Python writing bytecode, and so the profiles' parsed copies, as it does by default)."""
+    import os
     import subprocess
 
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     done = subprocess.run(
-        [sys.executable, "-c", _LOADED, str(path)], capture_output=True, check=False, timeout=60
+        [sys.executable, "-c", _LOADED, str(path)],
+        capture_output=True,
+        check=False,
+        timeout=60,
+        env=environment,
     )
     last = done.stdout.decode().splitlines()[-1]
     return done.returncode, set(last.split())
@@ -218,10 +225,12 @@ def _heavy(loaded: set[str]) -> set[str]:
 def test_check_of_a_plain_recording_loads_nothing_heavy(tmp_path: Path) -> None:
     path = tmp_path / "one.sse"
     path.write_bytes(_CONFORMANT)
+    _loaded_by_check(path)  # the profiles' parsed copies are kept, if they were not yet
     code, loaded = _loaded_by_check(path)
     assert code == 0
     assert "conformance._offline" in loaded  # the check ran in this process
     assert _heavy(loaded) == set()
+    assert "yaml" not in loaded  # the profiles were read from their parsed copies
 
 
 def test_an_invalid_chunk_loads_the_rich_validator_to_explain_it(tmp_path: Path) -> None:

@@ -4,10 +4,14 @@ that fails only it; profiles select rules and schemas as data."""
 from __future__ import annotations
 
 import copy
+import datetime
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from conformance import _schemas
 from conformance._check import StreamChecker, StreamResult
@@ -17,8 +21,10 @@ from conformance._profiles import (
     UnknownProfileError,
     base_rule_ids,
     load_profile,
+    profile_document,
     profile_names,
 )
+from conformance._schemas import resource_dir
 from conformance._state import ChoiceState, StreamState
 from conformance.rules import REGISTRY
 from tests.streams import chunk, completion, ok_exchange, sse
@@ -491,3 +497,53 @@ def test_excluded_rules_are_neither_applied_nor_reported() -> None:
     assert fired(result) == {"openai.finish_reason"}
     text = judge(completion()[:-1], "alphaedge")
     assert fired(text) == {"stream.finish_reason_present"}
+
+
+# -- a profile file's content, kept as JSON once parsed ----------------------------------------
+
+
+def _kept(folder: Path) -> list[str]:
+    return sorted(p.name for p in (folder / "__pycache__").glob("*.json"))
+
+
+def test_a_parsed_profile_is_kept_and_read_back_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    for name in profile_names():
+        path = tmp_path / f"{name}.yaml"
+        path.write_bytes((resource_dir("profiles") / f"{name}.yaml").read_bytes())
+        parsed = profile_document(path)
+        assert len([n for n in _kept(tmp_path) if n.startswith(f"{name}.")]) == 1
+        assert profile_document(path) == parsed  # from the JSON this time
+        assert parsed == yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_a_changed_profile_file_is_read_again_and_its_stale_copy_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    path = tmp_path / "p.yaml"
+    path.write_text("name: p\nadd: [a]\n")
+    assert profile_document(path) == {"name": "p", "add": ["a"]}
+    first = _kept(tmp_path)
+    path.write_text("name: p\nadd: [a, b]\n")
+    assert profile_document(path) == {"name": "p", "add": ["a", "b"]}
+    assert len(_kept(tmp_path)) == 1
+    assert _kept(tmp_path) != first
+
+
+def test_what_json_cannot_hold_is_not_kept_and_nothing_is_kept_under_no_bytecode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    dated = tmp_path / "dated.yaml"
+    dated.write_text("name: dated\nsince: 2026-11-29\n")
+    assert profile_document(dated) == {"name": "dated", "since": datetime.date(2026, 11, 29)}
+    assert _kept(tmp_path) == []
+    assert profile_document(dated)["since"] == datetime.date(2026, 11, 29)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("name: plain\n")
+    assert profile_document(plain) == {"name": "plain"}
+    assert _kept(tmp_path) == []
