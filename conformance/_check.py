@@ -256,11 +256,17 @@ class StreamChecker:
             payload = _decode(data)
         if type(payload) is dict:
             if not event.type:  # a plain chunk (see `_build_plain`): the hot path
-                if state.epoch != self._plain_epoch:
-                    self._build_plain()
-                plain = self._plain
-                if plain is not None and _plain(plain, state, event.index, payload):
-                    return
+                same = state.epoch == self._plain_epoch
+                plain = self._plain if same else self._build_plain()
+                try:  # plain: valid for `_plain`, and then taken in by the state
+                    if (
+                        plain is not None
+                        and plain(payload)
+                        and state.update_plain(event.index, payload)
+                    ):
+                        return
+                except (ValueError, TypeError, OverflowError):  # what the validator cannot read
+                    pass
             rules = self._object_rules
         else:
             rules = self._event_rules
@@ -298,29 +304,30 @@ class StreamChecker:
         if state.over is not None:
             self._beyond(EndingKind.TRACKING_LIMIT, f"the stream has {state.over}", event)
 
-    def _build_plain(self) -> None:
+    def _build_plain(self) -> Callable[[object], bool] | None:
         """The plain-chunk validator for the state's epoch: the chunk schema, the shape
         `StreamState.update_plain` takes in, and the `quiet` schema of every chunk rule and
         every event rule that judges objects, together. A chunk it accepts, in an event
         without an `event:` type, would get no problem from any of those rules and no schema
         error, so it skips them: one compiled validation instead of a call per rule. None
         when a rule has no quiet schema, or the state changed shape too often (each build
-        is a compile)."""
+        is a compile). Kept as `_plain`, and returned."""
         state = self.state
         self._plain = None
         if state.chunks < PLAIN_AFTER:
-            return  # and again on the next chunk
+            return None  # and again on the next chunk
         self._plain_epoch = state.epoch
         if self._plain_builds >= PLAIN_BUILDS:
-            return
+            return None
         schemas = [state.plain_schema()]
         for quiet in self._quiet:
             schema = quiet(state) if quiet is not None else None
             if schema is None:
-                return
+                return None
             schemas.append(schema)
         self._plain_builds += 1
         self._plain = self._schema.compiled_with(schemas)
+        return self._plain
 
     def _on_observations(self) -> None:
         new = self.parser.observations[self._seen_observations :]
@@ -389,16 +396,6 @@ class StreamChecker:
             state.first_content_event,
             state,
         )
-
-
-def _plain(
-    plain: Callable[[object], bool], state: StreamState, index: int, chunk: dict[str, Any]
-) -> bool:
-    """Whether `chunk` is plain (and then taken in by the state)."""
-    try:
-        return plain(chunk) and state.update_plain(index, chunk)
-    except (ValueError, TypeError, OverflowError):  # what the compiled validator cannot read
-        return False
 
 
 PLAIN_AFTER = 16
