@@ -506,10 +506,14 @@ def _kept(folder: Path) -> list[str]:
     return sorted(p.name for p in (folder / "__pycache__").glob("*.json"))
 
 
-def test_a_parsed_profile_is_kept_and_read_back_the_same(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def writing_bytecode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python writing bytecode, as by default (this environment may say not to)."""
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
+
+
+@pytest.mark.usefixtures("writing_bytecode")
+def test_a_parsed_profile_is_kept_and_read_back_the_same(tmp_path: Path) -> None:
     for name in profile_names():
         path = tmp_path / f"{name}.yaml"
         path.write_bytes((resource_dir("profiles") / f"{name}.yaml").read_bytes())
@@ -519,10 +523,8 @@ def test_a_parsed_profile_is_kept_and_read_back_the_same(
         assert parsed == yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def test_a_changed_profile_file_is_read_again_and_its_stale_copy_goes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+@pytest.mark.usefixtures("writing_bytecode")
+def test_a_changed_profile_file_is_read_again_and_its_stale_copy_goes(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("name: p\nadd: [a]\n")
     assert profile_document(path) == {"name": "p", "add": ["a"]}
@@ -533,10 +535,10 @@ def test_a_changed_profile_file_is_read_again_and_its_stale_copy_goes(
     assert _kept(tmp_path) != first
 
 
+@pytest.mark.usefixtures("writing_bytecode")
 def test_what_json_cannot_hold_is_not_kept_and_nothing_is_kept_under_no_bytecode(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sys, "dont_write_bytecode", False)
     dated = tmp_path / "dated.yaml"
     dated.write_text("name: dated\nsince: 2026-11-29\n")
     assert profile_document(dated) == {"name": "dated", "since": datetime.date(2026, 11, 29)}
