@@ -156,10 +156,14 @@ def _keep(kept: Path, document: Any) -> None:
             return
         kept.parent.mkdir(exist_ok=True)
         for stale in kept.parent.glob(f"{kept.name.split('.')[0]}.*.json"):
-            stale.unlink(missing_ok=True)
+            if stale != kept:
+                stale.unlink(missing_ok=True)
         written = kept.with_name(f"{kept.name}.{os.getpid()}")  # whole or not at all
-        written.write_bytes(data)
-        os.replace(written, kept)
+        try:
+            written.write_bytes(data)
+            os.replace(written, kept)
+        finally:
+            written.unlink(missing_ok=True)  # a disk that filled up leaves no part behind
 
 
 def _parse(file: str, name: str, document: Any) -> Profile:

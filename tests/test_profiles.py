@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -549,3 +550,18 @@ def test_what_json_cannot_hold_is_not_kept_and_nothing_is_kept_under_no_bytecode
     plain.write_text("name: plain\n")
     assert profile_document(plain) == {"name": "plain"}
     assert _kept(tmp_path) == []
+
+
+@pytest.mark.usefixtures("writing_bytecode")
+def test_a_copy_that_cannot_be_written_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("name: p\n")
+
+    def full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    assert profile_document(path) == {"name": "p"}
+    assert list((tmp_path / "__pycache__").iterdir()) == []
