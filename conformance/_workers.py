@@ -289,9 +289,11 @@ def _read(fd: int) -> Any:
     """The next value written by `_write`; None at the end of the pipe (a whole value only).
     Read unbuffered: a value read ahead into a buffer would be unseen by `select`."""
     head = _exactly(fd, 8)
+    if len(head) < 8:
+        return None
     size = int.from_bytes(head, "big")
-    data = _exactly(fd, size) if len(head) == 8 else b""
-    return pickle.loads(data) if len(head) == 8 and len(data) == size else None
+    data = _exactly(fd, size)
+    return pickle.loads(data) if len(data) == size else None
 
 
 def _exactly(fd: int, size: int) -> bytes:
