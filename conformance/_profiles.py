@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,18 +147,18 @@ def profile_document(path: Path) -> Any:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's: ten times faster
     document = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     if not sys.dont_write_bytecode:
-        _keep(kept, document)
+        _keep(kept, path.stem, document)
     return document
 
 
-def _keep(kept: Path, document: Any) -> None:
+def _keep(kept: Path, stem: str, document: Any) -> None:
     with contextlib.suppress(OSError, TypeError):  # a folder not writable; data JSON lacks
         data = orjson.dumps(document)
         if orjson.loads(data) != document:  # a date, say: it would come back as a string
             return
         kept.parent.mkdir(exist_ok=True)
-        for stale in kept.parent.glob(f"{kept.name.split('.')[0]}.*.json"):
-            if stale != kept:
+        for stale in kept.parent.glob(f"{glob.escape(stem)}.*.json"):  # not "p.x"'s for "p"
+            if stale != kept and re.fullmatch(r"\d+-\d+\.json", stale.name[len(stem) + 1 :]):
                 stale.unlink(missing_ok=True)
         written = kept.with_name(f"{kept.name}.{os.getpid()}")  # whole or not at all
         try:

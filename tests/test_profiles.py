@@ -565,3 +565,12 @@ def test_a_copy_that_cannot_be_written_leaves_nothing_behind(
     monkeypatch.setattr(os, "replace", full)
     assert profile_document(path) == {"name": "p"}
     assert list((tmp_path / "__pycache__").iterdir()) == []
+
+
+@pytest.mark.usefixtures("writing_bytecode")
+def test_a_profile_s_copy_is_not_taken_for_that_of_a_name_it_begins(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text("name: p\n")
+    (tmp_path / "p.x.yaml").write_text("name: p.x\n")
+    profile_document(tmp_path / "p.x.yaml")
+    profile_document(tmp_path / "p.yaml")  # its stale copies are p.*, but not p.x.*
+    assert [name.count(".") for name in _kept(tmp_path)] == [2, 3]
