@@ -459,12 +459,11 @@ start-up (0.1 s) is most of the time, which is the start-up goal's business."""
 def keep_profiles() -> None:
     """The profiles' parsed copies, as any run that may write bytecode leaves them (this
     environment may say not to: PYTHONDONTWRITEBYTECODE)."""
-    from conformance._profiles import profile_document, profile_names
-    from conformance._schemas import resource_dir
+    from conformance._profiles import load_profile, profile_names
 
     sys.dont_write_bytecode = False
     for name in profile_names():
-        profile_document(resource_dir("profiles") / f"{name}.yaml")
+        load_profile(name)
 
 
 def missed(figures: dict[str, float], small: bool = False) -> list[str]:

@@ -17,17 +17,22 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_checker.py"
 HOSTILE = SCRIPT.with_name("bench_hostile.py")
 
 
-@pytest.mark.slow
-def test_small_benchmark_prints_ratios_and_peak_rss() -> None:
+def _small_run(script: Path) -> str:
+    """What `script --small --rounds 1` prints (it must end with status 0)."""
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--small", "--rounds", "1"],
+        [sys.executable, str(script), "--small", "--rounds", "1"],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_small_benchmark_prints_ratios_and_peak_rss() -> None:
+    out = _small_run(SCRIPT)
     assert re.search(r"^machine: .+, \d+ cores, Python 3\.\d+", out, re.MULTILINE)
     assert re.search(r"ratio checker/floor: \d+\.\d\dx \(goal <= 0\.7x\)", out), out
     assert re.search(r"conformance check: +\d\.\d{3} s \(goal <= 0\.12 s\)", out), out
@@ -46,16 +51,9 @@ def test_small_benchmark_prints_ratios_and_peak_rss() -> None:
 @pytest.mark.slow
 def test_hostile_benchmark_prints_a_doubling_ratio_per_case() -> None:
     """Linear time on hostile input is shown by `bench_hostile.py` (ratios, not timings)."""
-    done = subprocess.run(
-        [sys.executable, str(HOSTILE), "--small", "--rounds", "1"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    out = _small_run(HOSTILE)
     ratios = re.findall(r"^(.+): [\d,]+ -> [\d,]+: .* ratio (\d+\.\d\d)x \(linear: ~[12]x\)$",
-                        done.stdout, re.MULTILINE)  # fmt: skip
-    assert len(ratios) == 10, done.stdout
+                        out, re.MULTILINE)  # fmt: skip
+    assert len(ratios) == 10, out
     assert "tool calls in one chunk (calls)" in dict(ratios)
-    assert re.search(r"^blank lines: [\d.]+ MB/s, events: [\d.]+ MB/s", done.stdout, re.MULTILINE)
+    assert re.search(r"^blank lines: [\d.]+ MB/s, events: [\d.]+ MB/s", out, re.MULTILINE)
